@@ -1,0 +1,44 @@
+#include "api/cluster.h"
+
+#include <regex>
+#include <set>
+
+namespace polarstack::api {
+
+namespace {
+// Parameters polarstack owns: setting them would break replication, HA or endpoints.
+const std::set<std::string> kManagedParameters = {
+    "port", "listen_addresses", "data_directory", "hba_file", "ident_file", "config_file",
+    "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "restore_command",
+    "recovery_target_timeline", "hot_standby", "wal_level", "unix_socket_directories", "cluster_name",
+};
+}  // namespace
+
+std::string ClusterSpec::check_parameter_name(const std::string& name) {
+  static const std::regex re("^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$");
+  if (!std::regex_match(name, re)) return "is not a valid PostgreSQL parameter name";
+  if (kManagedParameters.count(name)) return "is managed by polarstack and cannot be set";
+  return "";
+}
+
+void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {
+  if (replication.mode == "sync") {
+    int replicas = readers + (standby.enabled ? 1 : 0);
+    if (replication.syncReplicas > replicas) {
+      errs.push_back({join_path(path, "replication.syncReplicas"),
+                      "must not exceed the number of replicas (spec.readers plus standby: " + std::to_string(replicas) +
+                          ") in sync mode, got " + std::to_string(replication.syncReplicas)});
+    }
+  }
+  if (ha.failureTimeoutMs < ha.probeIntervalMs) {
+    errs.push_back({join_path(path, "ha.failureTimeoutMs"),
+                    "must be at least spec.ha.probeIntervalMs (" + std::to_string(ha.probeIntervalMs) + "), got " +
+                        std::to_string(ha.failureTimeoutMs)});
+  }
+  if (!primary.empty()) {
+    std::string why = check_dns_label(primary);
+    if (!why.empty()) errs.push_back({join_path(path, "primary"), why});
+  }
+}
+
+}  // namespace polarstack::api

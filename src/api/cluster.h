@@ -1,0 +1,196 @@
+// PolarDBCluster: one writer (RW), many readers (RO) and an optional standby.
+// The field lists below are the single source of the API: decoding, defaults,
+// validation, encoding, the OpenAPI schema and the CRD all come from them.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/meta.h"
+
+namespace polarstack::api {
+
+inline constexpr int kMaxReaders = 15;
+inline constexpr size_t kMaxClusterName = 40;
+
+struct StandbySpec {
+  static constexpr bool kSchemaStruct = true;
+  bool enabled = false;
+  std::string node;
+  template <class V>
+  void fields(V& v) {
+    v.field("enabled", enabled, Rules("Run a standby instance in another failure domain"));
+    v.field("node", node, Rules("Node to place the standby on (default: chosen by the runtime)"));
+  }
+};
+
+struct ResourcesSpec {
+  static constexpr bool kSchemaStruct = true;
+  std::string cpu = "1";
+  std::string memory = "1Gi";
+  template <class V>
+  void fields(V& v) {
+    v.field("cpu", cpu, Rules("CPU per instance (a quantity: 500m, 2)").with(check_quantity, kQuantityPattern));
+    v.field("memory", memory, Rules("Memory per instance (a quantity: 512Mi, 4Gi)").with(check_quantity, kQuantityPattern));
+  }
+};
+
+struct AutoGrowSpec {
+  static constexpr bool kSchemaStruct = true;
+  bool enabled = false;
+  int32_t thresholdPercent = 80;
+  std::string maxSize;
+  template <class V>
+  void fields(V& v) {
+    v.field("enabled", enabled, Rules("Grow storage automatically when it fills up"));
+    v.field("thresholdPercent", thresholdPercent, Rules("Usage that triggers growth").range(50, 95));
+    v.field("maxSize", maxSize, Rules("Never grow past this size").with(check_quantity, kQuantityPattern));
+  }
+};
+
+struct StorageSpec {
+  static constexpr bool kSchemaStruct = true;
+  std::string size = "10Gi";
+  bool retainOnDelete = false;
+  AutoGrowSpec autoGrow;
+  template <class V>
+  void fields(V& v) {
+    v.field("size", size, Rules("Storage per instance").with(check_quantity, kQuantityPattern));
+    v.field("retainOnDelete", retainOnDelete, Rules("Keep data directories when the cluster is deleted"));
+    v.field("autoGrow", autoGrow, Rules("Automatic storage growth"));
+  }
+};
+
+struct ReplicationSpec {
+  static constexpr bool kSchemaStruct = true;
+  std::string mode = "async";
+  int32_t syncReplicas = 1;
+  template <class V>
+  void fields(V& v) {
+    v.field("mode", mode, Rules("async, or sync for zero loss of acknowledged commits").one_of({"async", "sync"}));
+    v.field("syncReplicas", syncReplicas, Rules("In sync mode, replicas that must confirm each commit").range(1, kMaxReaders));
+  }
+};
+
+struct HaSpec {
+  static constexpr bool kSchemaStruct = true;
+  bool enabled = true;
+  int32_t probeIntervalMs = 300;
+  int32_t failureTimeoutMs = 2000;
+  template <class V>
+  void fields(V& v) {
+    v.field("enabled", enabled, Rules("Automatic failover by the Cluster Manager"));
+    v.field("probeIntervalMs", probeIntervalMs, Rules("How often the Cluster Manager probes each instance").range(50, 10000));
+    v.field("failureTimeoutMs", failureTimeoutMs, Rules("An unresponsive primary is declared failed after this").range(200, 60000));
+  }
+};
+
+struct ClusterSpec {
+  static constexpr bool kSchemaStruct = true;
+  std::string version = "15";
+  int32_t readers = 2;
+  StandbySpec standby;
+  ResourcesSpec resources;
+  StorageSpec storage;
+  std::map<std::string, std::string> parameters;
+  ReplicationSpec replication;
+  HaSpec ha;
+  std::string primary;
+
+  template <class V>
+  void fields(V& v) {
+    v.field("version", version, Rules("PostgreSQL major version").one_of({"15"}));
+    v.field("readers", readers, Rules("Number of read-only (RO) instances").range(0, kMaxReaders));
+    v.field("standby", standby, Rules("Standby instance"));
+    v.field("resources", resources, Rules("Compute per instance"));
+    v.field("storage", storage, Rules("Storage per instance"));
+    v.field("parameters", parameters, Rules("PostgreSQL parameters (reloaded, or rolled out with a restart when needed)")
+                                          .with(check_parameter_name));
+    v.field("replication", replication, Rules("Replication mode"));
+    v.field("ha", ha, Rules("High availability"));
+    v.field("primary", primary, Rules("Instance that should be primary; changing it is a switchover"));
+  }
+  void check(const std::string& path, FieldErrors& errs) const;
+  static std::string check_parameter_name(const std::string& name);
+};
+
+struct InstanceStatus {
+  static constexpr bool kSchemaStruct = true;
+  std::string name;
+  std::string role;  // primary, replica, standby
+  std::string node;
+  bool ready = false;
+  std::string lsn;
+  int64_t lagBytes = 0;
+  std::string version;
+  int32_t port = 0;
+  template <class V>
+  void fields(V& v) {
+    v.field("name", name, Rules("Instance name").require());
+    v.field("role", role, Rules("primary, replica or standby").one_of({"primary", "replica", "standby", "unknown"}));
+    v.field("node", node, Rules("Node the instance runs on"));
+    v.field("ready", ready, Rules("Accepting connections in its role"));
+    v.field("lsn", lsn, Rules("Current (primary) or replayed (replica) WAL position"));
+    v.field("lagBytes", lagBytes, Rules("Replication lag behind the primary in bytes").at_least(0));
+    v.field("version", version, Rules("Running engine version"));
+    v.field("port", port, Rules("PostgreSQL port").range(0, 65535));
+  }
+};
+
+struct OperationRef {
+  static constexpr bool kSchemaStruct = true;
+  std::string name;
+  std::string type;
+  std::string step;
+  int32_t stepsDone = 0;
+  int32_t stepsTotal = 0;
+  template <class V>
+  void fields(V& v) {
+    v.field("name", name, Rules("PolarDBOperation running for this cluster"));
+    v.field("type", type, Rules("Its type"));
+    v.field("step", step, Rules("The step it is on"));
+    v.field("stepsDone", stepsDone, Rules("Steps finished").at_least(0));
+    v.field("stepsTotal", stepsTotal, Rules("Steps in all").at_least(0));
+  }
+};
+
+struct Endpoints {
+  static constexpr bool kSchemaStruct = true;
+  std::string readWrite;
+  std::string readOnly;
+  template <class V>
+  void fields(V& v) {
+    v.field("readWrite", readWrite, Rules("host:port that always reaches the primary"));
+    v.field("readOnly", readOnly, Rules("host:port balanced across ready readers"));
+  }
+};
+
+struct ClusterStatus {
+  static constexpr bool kSchemaStruct = true;
+  std::string phase;
+  int64_t observedGeneration = 0;
+  std::string currentPrimary;
+  std::string targetPrimary;
+  int32_t readyInstances = 0;
+  std::vector<InstanceStatus> instances;
+  std::vector<Condition> conditions;
+  OperationRef operation;
+  Endpoints endpoints;
+  template <class V>
+  void fields(V& v) {
+    v.field("phase", phase, Rules("Lifecycle phase")
+                                .one_of({"Pending", "Creating", "Running", "Updating", "Degraded", "Interrupted",
+                                         "Deleting", "Failed"}));
+    v.field("observedGeneration", observedGeneration, Rules("metadata.generation last acted on").at_least(0));
+    v.field("currentPrimary", currentPrimary, Rules("Instance that is primary now"));
+    v.field("targetPrimary", targetPrimary, Rules("Instance being made primary"));
+    v.field("readyInstances", readyInstances, Rules("Instances ready in their role").at_least(0));
+    v.field("instances", instances, Rules("Every instance of the cluster"));
+    v.field("conditions", conditions, Rules("Ready, Progressing, Degraded, Interrupted, ..."));
+    v.field("operation", operation, Rules("The operation in progress"));
+    v.field("endpoints", endpoints, Rules("Stable addresses"));
+  }
+};
+
+}  // namespace polarstack::api

@@ -1,0 +1,41 @@
+// The kinds polarstack defines, described once for the API server (admission, discovery,
+// tables), the CRD generator and the clients.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/schema.h"
+
+namespace polarstack::api {
+
+struct PrinterColumn {
+  std::string name;
+  std::string type;  // string, integer, date, boolean
+  std::string json_path;  // ".status.phase"
+  std::string description;
+  int priority = 0;  // 1: only with -o wide
+};
+
+struct KindInfo {
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string plural;
+  std::string singular;
+  std::vector<std::string> short_names;
+  bool namespaced = true;
+  bool has_status = true;
+  std::vector<PrinterColumn> columns;
+  // The OpenAPI v3 schema of the whole object.
+  OrderedJson (*schema)() = nullptr;
+  // Admission: checks `object` (metadata, spec and status), fills defaults in place.
+  // `status_only` is set for writes to the /status subresource.
+  core::Status (*admit)(Json& object) = nullptr;
+};
+
+const std::vector<KindInfo>& polarstack_kinds();
+// Finds one of our kinds by kind, plural, singular or short name (case-insensitive); nullptr if none.
+const KindInfo* find_kind(const std::string& any_name);
+
+}  // namespace polarstack::api

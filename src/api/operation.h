@@ -1,0 +1,81 @@
+// PolarDBOperation: one durable workflow instance acting on one cluster (a day-2 action
+// such as a switchover, or an action the operator derived from a spec change).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/meta.h"
+
+namespace polarstack::api {
+
+inline const std::vector<std::string> kOperationTypes = {
+    "Create", "Delete", "ScaleReaders", "Switchover", "RestartInstance", "RestartCluster",
+    "RebuildInstance", "MigrateInstance"};
+
+struct OperationSpec {
+  static constexpr bool kSchemaStruct = true;
+  std::string clusterRef;
+  std::string type;
+  std::string instance;
+  std::string target;
+  std::string node;
+  std::optional<int32_t> readers;
+  bool resume = false;
+  bool cancel = false;
+
+  template <class V>
+  void fields(V& v) {
+    v.field("clusterRef", clusterRef, Rules("Name of the PolarDBCluster (same namespace)").require().with(check_dns_label));
+    v.field("type", type, Rules("What to do").require().one_of(kOperationTypes));
+    v.field("instance", instance, Rules("Instance acted on (RestartInstance, RebuildInstance, MigrateInstance)"));
+    v.field("target", target, Rules("Switchover target instance (default: the best candidate)"));
+    v.field("node", node, Rules("Destination node (MigrateInstance)"));
+    v.field("readers", readers, Rules("New reader count (ScaleReaders)").range(0, 15));
+    v.field("resume", resume, Rules("Set to resume an Interrupted operation"));
+    v.field("cancel", cancel, Rules("Set to cancel the operation"));
+  }
+  void check(const std::string& path, FieldErrors& errs) const;
+};
+
+struct StepStatus {
+  static constexpr bool kSchemaStruct = true;
+  std::string name;
+  std::string state;  // Pending, Running, Waiting, Done, Failed, Skipped
+  int32_t attempts = 0;
+  std::string lastError;
+  std::string startedAt;
+  std::string finishedAt;
+  template <class V>
+  void fields(V& v) {
+    v.field("name", name, Rules("Step name").require());
+    v.field("state", state, Rules("Step state").one_of({"Pending", "Running", "Waiting", "Done", "Failed", "Skipped"}));
+    v.field("attempts", attempts, Rules("Attempts so far").at_least(0));
+    v.field("lastError", lastError, Rules("Error of the last failed attempt"));
+    v.field("startedAt", startedAt, Rules("First attempt").fmt("date-time"));
+    v.field("finishedAt", finishedAt, Rules("Completion").fmt("date-time"));
+  }
+};
+
+struct OperationStatus {
+  static constexpr bool kSchemaStruct = true;
+  std::string phase;
+  std::string reason;
+  std::string message;
+  std::vector<StepStatus> steps;
+  std::string startedAt;
+  std::string finishedAt;
+  template <class V>
+  void fields(V& v) {
+    v.field("phase", phase, Rules("Lifecycle phase").one_of({"Pending", "Running", "Waiting", "Succeeded", "Failed",
+                                                                 "Interrupted", "Cancelled"}));
+    v.field("reason", reason, Rules("Typed reason of the current phase"));
+    v.field("message", message, Rules("Human-readable detail"));
+    v.field("steps", steps, Rules("Every step with its state"));
+    v.field("startedAt", startedAt, Rules("Start").fmt("date-time"));
+    v.field("finishedAt", finishedAt, Rules("End").fmt("date-time"));
+  }
+};
+
+}  // namespace polarstack::api

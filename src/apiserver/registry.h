@@ -1,0 +1,43 @@
+// The resource types the embedded API server serves: a few core Kubernetes kinds stored
+// as-is (Namespace, Secret, ConfigMap, Event, Pod, Service, Lease) and polarstack's own
+// kinds, which are validated and defaulted on every write (admission).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/kinds.h"
+
+namespace polarstack::apiserver {
+
+struct ResourceType {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string kind;
+  std::string plural;
+  std::string singular;
+  std::vector<std::string> short_names;
+  bool namespaced = true;
+  bool has_status = false;
+  std::vector<api::PrinterColumn> columns;  // besides Name
+  const api::KindInfo* ours = nullptr;      // set for polarstack kinds
+
+  std::string group_version() const { return group.empty() ? version : group + "/" + version; }
+  // Storage key prefix: "<group or core>/<plural>/".
+  std::string key_prefix() const { return (group.empty() ? std::string("core") : group) + "/" + plural + "/"; }
+  std::string key(const std::string& ns, const std::string& name) const { return key_prefix() + ns + "/" + name; }
+};
+
+class Registry {
+ public:
+  Registry();
+  const ResourceType* find(const std::string& group, const std::string& version, const std::string& plural) const;
+  const std::vector<ResourceType>& all() const { return types_; }
+  // Group/versions served, core ("v1") first.
+  std::vector<std::string> group_versions() const;
+
+ private:
+  std::vector<ResourceType> types_;
+};
+
+}  // namespace polarstack::apiserver

@@ -1,0 +1,177 @@
+// polarstack: the control plane binary.
+//   polarstack server [--home DIR] [--port N]   embedded API server (local mode)
+//   polarstack stop [--home DIR]                stop a server started from DIR
+//   polarstack crds                             print the CustomResourceDefinitions
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "api/crd.h"
+#include "apiserver/credentials.h"
+#include "apiserver/http_server.h"
+#include "apiserver/resources.h"
+#include "apiserver/tls.h"
+#include "core/files.h"
+#include "core/log.h"
+
+namespace ps = polarstack;
+
+namespace {
+
+constexpr int kDefaultPort = 7443;
+
+const char* kUsage = R"(usage: polarstack <command> [flags]
+
+commands:
+  server   run the embedded API server (local mode)
+             --home DIR   state directory (default $POLARSTACK_HOME or ~/.polarstack)
+             --port N     port on 127.0.0.1 (default $POLARSTACK_PORT or 7443; 0 = any free port)
+  stop     stop the server started from --home DIR (by the PID it recorded)
+  crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
+)";
+
+ps::apiserver::ApiServer* g_server = nullptr;
+
+void on_signal(int) {
+  if (g_server) g_server->stop();
+}
+
+struct Flags {
+  std::string home = ps::core::polarstack_home();
+  int port = kDefaultPort;
+};
+
+ps::core::Result<Flags> parse_flags(int argc, char** argv) {
+  Flags f;
+  if (const char* p = std::getenv("POLARSTACK_PORT"); p && *p) f.port = std::atoi(p);
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> ps::core::Result<std::string> {
+      if (i + 1 >= argc) return ps::core::fail(ps::core::Code::kBadRequest, a + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (a == "--home") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      f.home = *v;
+    } else if (a == "--port") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      char* end = nullptr;
+      long p = std::strtol(v->c_str(), &end, 10);
+      if (*end || p < 0 || p > 65535) return ps::core::fail(ps::core::Code::kBadRequest, "--port: must be 0..65535, got " + *v);
+      f.port = static_cast<int>(p);
+    } else {
+      return ps::core::fail(ps::core::Code::kBadRequest, "unknown flag " + a);
+    }
+  }
+  return f;
+}
+
+int run_server(const Flags& f) {
+  using namespace ps;
+  ::umask(077);  // the state database will hold secrets: owner only
+  if (auto st = core::ensure_dir(f.home, 0700); !st) {
+    core::log_error("server", st.error().message);
+    return 1;
+  }
+  auto token = apiserver::load_or_create_token(f.home + "/token");
+  if (!token) {
+    core::log_error("server", token.error().message);
+    return 1;
+  }
+  auto store = apiserver::Store::open({f.home + "/state.db"});
+  if (!store) {
+    core::log_error("server", store.error().message);
+    return 1;
+  }
+  // The default namespace exists from the first start, as in Kubernetes.
+  {
+    apiserver::Registry reg;
+    apiserver::Resources res(**store);
+    const auto* ns_type = reg.find("", "v1", "namespaces");
+    if (!res.get(*ns_type, "", "default")) {
+      res.create(*ns_type, "", {{"metadata", {{"name", "default"}}}});
+    }
+  }
+  auto tls = apiserver::ensure_tls(f.home);
+  if (!tls) {
+    core::log_error("server", tls.error().message);
+    return 1;
+  }
+  apiserver::ApiServer server(**store, {"127.0.0.1", f.port, *token, 256, tls->cert_path, tls->key_path});
+  auto port = server.bind();
+  if (!port) {
+    core::log_error("server", port.error().message);
+    return 1;
+  }
+  std::string url = "https://127.0.0.1:" + std::to_string(*port);
+  if (auto st = apiserver::write_kubeconfig(f.home + "/kubeconfig", url, *token, tls->ca_pem); !st) {
+    core::log_error("server", st.error().message);
+    return 1;
+  }
+  core::write_file_atomic(f.home + "/server.pid", std::to_string(getpid()) + "\n", 0600);
+  g_server = &server;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  core::log_info("server", "serving the API on " + url + " (state in " + f.home + ", kubeconfig " + f.home + "/kubeconfig)");
+  server.serve();
+  g_server = nullptr;
+  ::unlink((f.home + "/server.pid").c_str());
+  core::log_info("server", "stopped");
+  return 0;
+}
+
+int run_stop(const Flags& f) {
+  auto pid_text = ps::core::read_file(f.home + "/server.pid");
+  if (!pid_text) {
+    std::cerr << "no server is recorded in " << f.home << " (no server.pid)\n";
+    return 1;
+  }
+  pid_t pid = static_cast<pid_t>(std::atol(pid_text->c_str()));
+  // Only stop it if it is still a polarstack process: the PID may have been reused.
+  auto cmdline = ps::core::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  if (pid <= 0 || !cmdline || cmdline->find("polarstack") == std::string::npos) {
+    std::cerr << "the server recorded in " << f.home << " (pid " << pid << ") is not running\n";
+    ::unlink((f.home + "/server.pid").c_str());
+    return 0;
+  }
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (::kill(pid, 0) == 0) {
+    std::cerr << "server " << pid << " did not stop within 10s\n";
+    return 1;
+  }
+  std::cout << "stopped the polarstack server (pid " << pid << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "crds") {
+    std::cout << ps::api::crds_yaml();
+    return 0;
+  }
+  auto flags = parse_flags(argc, argv);
+  if (!flags) {
+    std::cerr << "polarstack " << cmd << ": " << flags.error().message << "\n\n" << kUsage;
+    return 2;
+  }
+  if (cmd == "server") return run_server(*flags);
+  if (cmd == "stop") return run_stop(*flags);
+  std::cerr << "polarstack: unknown command \"" << cmd << "\"\n\n" << kUsage;
+  return 2;
+}
