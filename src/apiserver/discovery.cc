@@ -72,4 +72,62 @@ Json server_version() {
           {"platform", "linux/amd64"}};
 }
 
+namespace {
+std::string openapi_path(const std::string& gv) { return gv.find('/') == std::string::npos ? "api/" + gv : "apis/" + gv; }
+
+std::string schema_name(const ResourceType& t) {
+  // io.polarstack.v1.PolarDBCluster, io.k8s.api.core.v1.ConfigMap
+  if (t.group.empty()) return "io.k8s.api.core." + t.version + "." + t.kind;
+  std::string reversed, g = t.group;
+  while (!g.empty()) {
+    auto dot = g.rfind('.');
+    reversed += (reversed.empty() ? "" : ".") + (dot == std::string::npos ? g : g.substr(dot + 1));
+    g = dot == std::string::npos ? "" : g.substr(0, dot);
+  }
+  return reversed + "." + t.version + "." + t.kind;
+}
+}  // namespace
+
+Json openapi_v3_document(const Registry& reg, const std::string& gv) {
+  Json schemas = Json::object();
+  Json paths = Json::object();
+  for (const auto& t : reg.all()) {
+    if (t.group_version() != gv) continue;
+    // One path per kind, so that tools can map a resource (GVR) to its kind and schema.
+    std::string base = "/" + openapi_path(gv) + (t.namespaced ? "/namespaces/{namespace}/" : "/") + t.plural + "/{name}";
+    Json gvk = {{"group", t.group}, {"kind", t.kind}, {"version", t.version}};
+    Json ref = {{"$ref", "#/components/schemas/" + schema_name(t)}};
+    Json ok = {{"200", {{"description", "OK"}, {"content", {{"application/json", {{"schema", ref}}}}}}}};
+    // fieldValidation tells kubectl that the server validates fields itself (strictly).
+    Json params = Json::array({{{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}}});
+    Json op = {{"x-kubernetes-group-version-kind", gvk}, {"parameters", params}, {"responses", ok}};
+    Json get = op, put = op, patch = op;
+    get["x-kubernetes-action"] = "get";
+    put["x-kubernetes-action"] = "put";
+    patch["x-kubernetes-action"] = "patch";
+    paths[base] = {{"get", get}, {"put", put}, {"patch", patch}};
+    Json post = op;
+    post["x-kubernetes-action"] = "post";
+    paths[base.substr(0, base.size() - 7)] = {{"post", post}};
+    Json s = t.ours ? Json::parse(t.ours->schema().dump())
+                    : Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+    s["x-kubernetes-group-version-kind"] = {{{"group", t.group}, {"kind", t.kind}, {"version", t.version}}};
+    schemas[schema_name(t)] = std::move(s);
+  }
+  if (schemas.empty()) return nullptr;
+  return {{"openapi", "3.0.0"},
+          {"info", {{"title", "polarstack"}, {"version", gv}}},
+          {"paths", std::move(paths)},
+          {"components", {{"schemas", std::move(schemas)}}}};
+}
+
+Json openapi_v3_index(const Registry& reg) {
+  Json paths = Json::object();
+  for (const auto& gv : reg.group_versions()) {
+    std::string hash = std::to_string(std::hash<std::string>{}(openapi_v3_document(reg, gv).dump()));
+    paths[openapi_path(gv)] = {{"serverRelativeURL", "/openapi/v3/" + openapi_path(gv) + "?hash=" + hash}};
+  }
+  return {{"paths", std::move(paths)}};
+}
+
 }  // namespace polarstack::apiserver

@@ -120,6 +120,7 @@ struct ApiServer::Impl {
   std::unique_ptr<httplib::Server> server;
   httplib::Server& http;
   int port = 0;
+  std::atomic<bool> stopping{false};
 
   Impl(Store& s, Options o)
       : store(s),
@@ -146,6 +147,7 @@ void ApiServer::Impl::install() {
   http.new_task_queue = [n = opts.threads] { return new httplib::ThreadPool(n); };
   http.set_payload_max_length(3 * 1024 * 1024);
   http.set_keep_alive_max_count(100000);
+  http.set_keep_alive_timeout(2);  // idle connections hold a thread; stop() waits for them
   http.set_tcp_nodelay(true);
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     std::string auth = req.get_header_value("Authorization");
@@ -226,15 +228,26 @@ core::Result<Target> ApiServer::Impl::resolve(const std::vector<std::string>& se
 void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res) {
   auto segs = split_path(req.path);
   if (req.method == "GET" && discovery(segs, res)) return;
-  if (segs.size() >= 2 && segs[0] == "openapi") {
-    send_error(res, core::Error(Code::kNotFound, "the OpenAPI document is not served; use --validate=false with kubectl"));
-    return;
+  if (req.method == "GET" && segs.size() >= 2 && segs[0] == "openapi" && segs[1] == "v3") {
+    if (segs.size() == 2) return send_json(res, 200, openapi_v3_index(registry).dump());
+    std::string gv = segs.size() == 4 && segs[2] == "api" ? segs[3]
+                     : segs.size() == 5 && segs[2] == "apis" ? segs[3] + "/" + segs[4] : "";
+    Json doc = gv.empty() ? Json() : openapi_v3_document(registry, gv);
+    if (doc.is_null()) return send_error(res, core::Error(Code::kNotFound, "no OpenAPI document for " + req.path));
+    return send_json(res, 200, doc.dump());
+  }
+  if (segs.size() >= 1 && segs[0] == "openapi") {
+    return send_error(res, core::Error(Code::kNotFound, "only OpenAPI v3 is served (/openapi/v3)"));
   }
   auto target = resolve(segs);
   if (!target) return send_error(res, target.error());
   const Target& t = *target;
   auto body_json = [&]() -> core::Result<Json> {
     if (req.body.empty()) return Json::object();
+    if (req.get_header_value("Content-Type").find("protobuf") != std::string::npos) {
+      return core::fail(Code::kUnsupported, "protobuf request bodies are not supported by the polarstack API server; "
+                                            "send JSON (for kubectl: use kubectl apply -f with a YAML file)");
+    }
     return core::parse_json(req.body);
   };
   if (req.method == "GET") {
@@ -246,8 +259,9 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
     if (t.rt->namespaced && t.ns.empty()) return send_error(res, core::Error(Code::kBadRequest, "a namespace is required"));
     auto body = body_json();
     if (!body) return send_error(res, body.error());
+    std::string name = body->is_object() ? core::string_at(*body, "metadata.name") : "";
     auto r = resources.create(*t.rt, t.ns, std::move(*body));
-    if (!r) return send_error(res, r.error(), core::string_at(*body, "metadata.name"), t.rt);
+    if (!r) return send_error(res, r.error(), name, t.rt);
     return send_object(req, res, t, *r, 201);
   }
   if (t.name.empty()) return send_error(res, core::Error(Code::kBadRequest, req.method + " must address one object"));
@@ -405,7 +419,7 @@ void ApiServer::Impl::handle_watch(const httplib::Request& req, httplib::Respons
           state->initial.clear();
         }
         auto now = std::chrono::steady_clock::now();
-        if (now >= state->deadline) {
+        if (now >= state->deadline || stopping.load()) {
           sink.done();
           return true;
         }
@@ -459,7 +473,9 @@ core::Result<int> ApiServer::bind() {
 void ApiServer::serve() { impl_->http.listen_after_bind(); }
 
 void ApiServer::stop() {
-  if (impl_) impl_->http.stop();
+  if (!impl_) return;
+  impl_->stopping = true;  // open watches end within a second
+  impl_->http.stop();
 }
 
 }  // namespace polarstack::apiserver

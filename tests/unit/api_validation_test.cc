@@ -1,0 +1,159 @@
+#include <gtest/gtest.h>
+
+#include "api/cluster.h"
+#include "api/crd.h"
+#include "api/kinds.h"
+#include "api/operation.h"
+#include "core/files.h"
+#include "core/yaml.h"
+#include "support/harness.h"
+
+namespace polarstack::api {
+namespace {
+
+Json cluster(const std::string& spec_yaml, const std::string& name = "demo") {
+  auto docs = core::parse_yaml_documents("apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: " + name +
+                                         "\nspec:\n" + spec_yaml);
+  EXPECT_TRUE(docs) << docs.error().message;
+  return (*docs)[0];
+}
+
+std::vector<std::string> admit_errors(const KindInfo& kind, Json obj) {
+  Json before = obj;
+  auto st = kind.admit(obj);
+  std::vector<std::string> out;
+  if (!st) {
+    for (const auto& c : st.error().causes) out.push_back(c.str());
+    EXPECT_EQ(obj, before) << "a rejected object must not be changed";
+  }
+  return out;
+}
+
+TEST(ClusterValidation, DefaultsFillEveryOmittedField) {
+  Json obj = cluster("  readers: 1\n");
+  ASSERT_TRUE(find_kind("PolarDBCluster")->admit(obj));
+  EXPECT_EQ(obj["spec"]["version"], "15");
+  EXPECT_EQ(obj["spec"]["readers"], 1);
+  EXPECT_EQ(obj["spec"]["replication"]["mode"], "async");
+  EXPECT_EQ(obj["spec"]["ha"]["enabled"], true);
+  EXPECT_EQ(obj["spec"]["storage"]["size"], "10Gi");
+  EXPECT_EQ(obj["spec"]["resources"]["memory"], "1Gi");
+}
+
+TEST(ClusterValidation, BadInputTable) {
+  const KindInfo& kind = *find_kind("PolarDBCluster");
+  struct Case {
+    const char* spec;
+    const char* name;
+    std::vector<std::string> errors;
+  } cases[] = {
+      {"  readers: 99\n", "demo", {"spec.readers: must be between 0 and 15, got 99"}},
+      {"  readers: -1\n", "demo", {"spec.readers: must be between 0 and 15, got -1"}},
+      {"  readers: two\n", "demo", {"spec.readers: must be an integer, got string \"two\""}},
+      {"  version: \"14\"\n", "demo", {"spec.version: must be one of \"15\", got \"14\""}},
+      {"  readerz: 2\n", "demo", {"spec.readerz: unknown field"}},
+      {"  replication: {mode: semi}\n", "demo", {"spec.replication.mode: must be one of \"async\", \"sync\", got \"semi\""}},
+      {"  readers: 1\n  replication: {mode: sync, syncReplicas: 2}\n", "demo",
+       {"spec.replication.syncReplicas: must not exceed the number of replicas (spec.readers plus standby: 1) in sync "
+        "mode, got 2"}},
+      {"  resources: {memory: lots}\n", "demo",
+       {"spec.resources.memory: must be a quantity such as 500m, 2, 512Mi or 10Gi, got \"lots\""}},
+      {"  parameters: {port: \"5433\"}\n", "demo", {"spec.parameters[port]: is managed by polarstack and cannot be set"}},
+      {"  parameters: {max_connections: 200}\n", "demo",
+       {"spec.parameters[max_connections]: must be a string, got number 200"}},
+      {"  ha: {probeIntervalMs: 10}\n", "demo", {"spec.ha.probeIntervalMs: must be between 50 and 10000, got 10"}},
+      {"  readers: 1\n", "Demo_1",
+       {"metadata.name: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter "
+        "or digit), got \"Demo_1\""}},
+      {"  readers: 1\n", "a-very-long-cluster-name-that-exceeds-forty-chars",
+       {"metadata.name: must be no more than 40 characters (instance names are derived from it), got 49"}},
+      {"  readers: 99\n  version: \"9\"\n  foo: 1\n", "demo",
+       {"spec.foo: unknown field", "spec.version: must be one of \"15\", got \"9\"",
+        "spec.readers: must be between 0 and 15, got 99"}},
+  };
+  for (const auto& c : cases) {
+    auto got = admit_errors(kind, cluster(c.spec, c.name));
+    std::sort(got.begin(), got.end());
+    std::vector<std::string> want = c.errors;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << "spec:\n" << c.spec;
+  }
+}
+
+TEST(ClusterValidation, TopLevelProblems) {
+  const KindInfo& kind = *find_kind("PolarDBCluster");
+  Json no_spec = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBCluster"}, {"metadata", {{"name", "x"}}}};
+  EXPECT_EQ(admit_errors(kind, no_spec), std::vector<std::string>{"spec: required value"});
+  Json extra = cluster("  readers: 1\n");
+  extra["specs"] = Json::object();
+  EXPECT_EQ(admit_errors(kind, extra), std::vector<std::string>{"specs: unknown field"});
+  Json bad_status = cluster("  readers: 1\n");
+  bad_status["status"] = {{"phase", "Exploded"}};
+  auto errs = admit_errors(kind, bad_status);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].find("status.phase: must be one of"), std::string::npos) << errs[0];
+}
+
+TEST(OperationValidation, BadInputTable) {
+  const KindInfo& kind = *find_kind("PolarDBOperation");
+  auto op = [](Json spec) {
+    return Json{{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"}, {"metadata", {{"name", "op1"}}},
+                {"spec", std::move(spec)}};
+  };
+  struct Case {
+    Json spec;
+    std::vector<std::string> errors;
+  } cases[] = {
+      {{{"type", "Switchover"}}, {"spec.clusterRef: required value"}},
+      {{{"clusterRef", "demo"}, {"type", "Explode"}},
+       {"spec.type: must be one of \"Create\", \"Delete\", \"ScaleReaders\", \"Switchover\", \"RestartInstance\", "
+        "\"RestartCluster\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
+      {{{"clusterRef", "demo"}, {"type", "RestartInstance"}}, {"spec.instance: required value for type RestartInstance"}},
+      {{{"clusterRef", "demo"}, {"type", "MigrateInstance"}, {"instance", "demo-1"}},
+       {"spec.node: required value for type MigrateInstance"}},
+      {{{"clusterRef", "demo"}, {"type", "ScaleReaders"}}, {"spec.readers: required value for type ScaleReaders"}},
+      {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"resume", true}, {"cancel", true}},
+       {"spec.cancel: cannot be set together with spec.resume"}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(admit_errors(kind, op(c.spec)), c.errors) << c.spec.dump();
+  }
+  Json ok = op({{"clusterRef", "demo"}, {"type", "Switchover"}, {"target", "demo-2"}});
+  EXPECT_TRUE(kind.admit(ok));
+}
+
+TEST(ClusterCodec, JsonAndYamlRoundTrip) {
+  auto spec = decode<ClusterSpec>(cluster("  readers: 3\n  parameters: {work_mem: 64MB}\n")["spec"], "spec", "x");
+  ASSERT_TRUE(spec);
+  Json j = encode(*spec);
+  auto again = decode<ClusterSpec>(j, "spec", "x");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(encode(*again), j);
+  auto from_yaml = core::parse_yaml_documents(core::to_yaml(j));
+  ASSERT_TRUE(from_yaml);
+  EXPECT_EQ((*from_yaml)[0], j);
+  EXPECT_EQ(again->readers, 3);
+  EXPECT_EQ(again->parameters.at("work_mem"), "64MB");
+}
+
+TEST(Schema, DefaultsAndBoundsComeFromTheSameDefinitions) {
+  OrderedJson s = find_kind("PolarDBCluster")->schema();
+  const auto& readers = s["properties"]["spec"]["properties"]["readers"];
+  EXPECT_EQ(readers["type"], "integer");
+  EXPECT_EQ(readers["minimum"], 0);
+  EXPECT_EQ(readers["maximum"], 15);
+  EXPECT_EQ(readers["default"], ClusterSpec{}.readers);
+  EXPECT_EQ(s["properties"]["spec"]["properties"]["replication"]["properties"]["mode"]["enum"],
+            OrderedJson({"async", "sync"}));
+  EXPECT_EQ(s["properties"]["spec"]["properties"]["parameters"]["additionalProperties"]["type"], "string");
+}
+
+TEST(Crds, CheckedInCrdsMatchTheGeneratedOnes) {
+  auto checked_in = core::read_file(testing::source_dir() + "/deploy/crds/polarstack.yaml");
+  ASSERT_TRUE(checked_in) << "deploy/crds/polarstack.yaml is missing";
+  EXPECT_EQ(*checked_in, crds_yaml())
+      << "deploy/crds/polarstack.yaml is stale: regenerate it with build/bin/polarstack crds > deploy/crds/polarstack.yaml";
+}
+
+}  // namespace
+}  // namespace polarstack::api
