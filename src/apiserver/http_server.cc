@@ -120,6 +120,7 @@ struct ApiServer::Impl {
   std::unique_ptr<httplib::Server> server;
   httplib::Server& http;
   int port = 0;
+  int listen_fd = -1;
   std::atomic<bool> stopping{false};
 
   Impl(Store& s, Options o)
@@ -149,6 +150,11 @@ void ApiServer::Impl::install() {
   http.set_keep_alive_max_count(100000);
   http.set_keep_alive_timeout(2);  // idle connections hold a thread; stop() waits for them
   http.set_tcp_nodelay(true);
+  http.set_socket_options([this](socket_t fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;  // remembered to widen the listen backlog after bind
+  });
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
@@ -463,6 +469,9 @@ core::Result<int> ApiServer::bind() {
   } else {
     impl_->port = impl_->http.bind_to_port(impl_->opts.host, impl_->opts.port) ? impl_->opts.port : -1;
   }
+  // Debian's httplib listens with a backlog of 5: many clients connecting at once would
+  // wait for SYN retransmits (1 s). listen() again widens the queue.
+  if (impl_->port > 0 && impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   if (impl_->port <= 0) {
     return core::fail(Code::kUnavailable, "cannot listen on " + impl_->opts.host + ":" + std::to_string(impl_->opts.port) +
                                               " (is another server running?)");

@@ -117,6 +117,7 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
   for (const char* sql : {
            "PRAGMA journal_mode=WAL",
            "PRAGMA synchronous=FULL",  // fsync the WAL at every commit: acknowledged means durable
+           "PRAGMA wal_autocheckpoint=0",  // checkpoints run in checkpoint_loop()
            "PRAGMA foreign_keys=OFF",
            "CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY, rev INTEGER NOT NULL, data TEXT NOT NULL) "
            "WITHOUT ROWID",
@@ -127,7 +128,12 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
     if (auto st = exec(s->db_, sql); !st) return fail(st.error());
   }
   if (auto st = s->load(); !st) return fail(st.error());
+  if (sqlite3_open_v2(opts.path.c_str(), &s->checkpoint_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    return fail(Code::kInternal, "cannot open " + opts.path + " for checkpoints");
+  }
   s->committer_ = std::thread([p = s.get()] { p->commit_loop(); });
+  s->checkpointer_ = std::thread([p = s.get()] { p->checkpoint_loop(); });
   return s;
 }
 
@@ -137,7 +143,10 @@ Store::~Store() {
     stopping_ = true;
     pending_cv_.notify_all();
   }
+  checkpoint_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  sqlite3_close(checkpoint_db_);
   {
     std::lock_guard<std::mutex> lock(watch_mu_);
     for (auto& w : watchers_) w->close();
@@ -251,6 +260,18 @@ core::Result<Event> Store::apply(const std::string& key, const Mutation& fn) {
   pending_cv_.notify_one();
   wait_durable(lock, rev);
   return ev;
+}
+
+void Store::checkpoint_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(500));
+    if (stopping_) break;
+    lock.unlock();
+    // PASSIVE never blocks the committer; frames it cannot copy yet wait for the next round.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
 }
 
 void Store::commit_loop() {

@@ -109,6 +109,7 @@ class Store {
   explicit Store(const Options& opts);
   core::Status load();
   void commit_loop();
+  void checkpoint_loop();
   core::Status commit_batch(const std::vector<Event>& batch);
   void wait_durable(std::unique_lock<std::mutex>& lock, int64_t rev);
 
@@ -133,6 +134,10 @@ class Store {
   std::vector<std::shared_ptr<Watcher>> watchers_;
 
   std::thread committer_;
+  // WAL checkpoints run on their own connection and thread, off the commit path.
+  sqlite3* checkpoint_db_ = nullptr;
+  std::thread checkpointer_;
+  std::condition_variable checkpoint_cv_;
 };
 
 }  // namespace polarstack::apiserver
