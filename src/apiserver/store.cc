@@ -192,6 +192,7 @@ core::Status Store::load() {
   }
   compacted_on_disk_ = compacted_rev_;
   next_rev_ = durable_rev_ = rev;
+  durable_rev_atomic_ = rev;
   return {};
 }
 
@@ -311,6 +312,7 @@ void Store::commit_loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       durable_rev_ = last;
+      durable_rev_atomic_ = last;
       durable_cv_.notify_all();
     }
     batch.clear();
@@ -403,10 +405,7 @@ void Store::unwatch(const std::shared_ptr<Watcher>& w) {
   watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), w), watchers_.end());
 }
 
-int64_t Store::revision() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return durable_rev_;
-}
+int64_t Store::revision() { return durable_rev_atomic_.load(); }
 
 int64_t Store::compacted_revision() {
   std::lock_guard<std::mutex> lock(watch_mu_);

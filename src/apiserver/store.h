@@ -12,6 +12,7 @@
 // written, and a restart serves exactly what was committed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -124,6 +125,7 @@ class Store {
   std::vector<Event> pending_;
   int64_t next_rev_ = 0;
   int64_t durable_rev_ = 0;
+  std::atomic<int64_t> durable_rev_atomic_{0};  // read without mu_ by revision()
   bool stopping_ = false;
 
   // History and watchers: only durable events, in revision order.

@@ -82,8 +82,8 @@ constexpr const char* kTableAccept = "application/json;as=Table;v=v1;g=meta.k8s.
 
 }  // namespace
 
-void print_error(std::ostream& err, const core::Error& e) {
-  err << "error: " << e.message << "\n";
+void print_error(std::ostream& err, const core::Error& e, const std::string& context) {
+  err << "error: " << (context.empty() ? "" : context + ": ") << e.message << "\n";
   for (const auto& c : e.causes) err << "  - " << c.str() << "\n";
 }
 
@@ -190,8 +190,7 @@ int cmd_apply(kube::Client& c, const Options& o, std::ostream& out, std::ostream
         if (!result && result.error().code == Code::kConflict && attempt + 1 < 5) continue;  // changed meanwhile
         done = true;
         if (!result) {
-          err << "error: " << where << ": ";
-          print_error(err, result.error());
+          print_error(err, result.error(), where);
           failures++;
         } else {
           if (!before_rv.empty() && core::string_at(*result, "metadata.resourceVersion") == before_rv) verb = "unchanged";

@@ -34,7 +34,7 @@ int cmd_describe(kube::Client& c, const Options& o, std::ostream& out, std::ostr
 int cmd_delete(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 
-// "error: <message>" and each field cause on its own line.
-void print_error(std::ostream& err, const core::Error& e);
+// "error: [<context>: ]<message>" and each field cause on its own line.
+void print_error(std::ostream& err, const core::Error& e, const std::string& context = "");
 
 }  // namespace polarstack::polarctl
