@@ -4,6 +4,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <csignal>
+#include <mutex>
 #include <thread>
 
 namespace polarstack::kube {
@@ -119,7 +121,12 @@ core::Error error_from_status(int http_status, const Json& s, const std::string&
 
 }  // namespace
 
-Client::Client(ClientConfig cfg) : cfg_(std::move(cfg)) {}
+Client::Client(ClientConfig cfg) : cfg_(std::move(cfg)) {
+  // OpenSSL writes with write(2): a server that went away would otherwise kill this whole
+  // process with SIGPIPE instead of failing the request with EPIPE.
+  static std::once_flag once;
+  std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
 Client::~Client() = default;
 
 std::unique_ptr<httplib::ClientImpl> Client::connect(int read_timeout_seconds) const {

@@ -3,7 +3,7 @@
 // server and a real kube-apiserver.
 //
 // Thread-safe: plain requests share one keep-alive connection (serialized); every
-// watch opens its own connection.
+// watch opens its own connection. Creating a Client makes the process ignore SIGPIPE.
 #pragma once
 
 #include <atomic>
