@@ -88,6 +88,7 @@ const std::vector<KindInfo>& polarstack_kinds() {
                    {"Cluster", "string", ".spec.clusterRef", "Target cluster", 0},
                    {"Type", "string", ".spec.type", "Operation type", 0},
                    {"Phase", "string", ".status.phase", "Lifecycle phase", 0},
+                   {"Progress", "string", ".status.progress", "Steps done / steps, current step", 0},
                    {"Reason", "string", ".status.reason", "Reason of the phase", 1},
                    {"Age", "date", ".metadata.creationTimestamp", "Time since creation", 0},
                },

@@ -30,7 +30,6 @@ struct KindInfo {
   // The OpenAPI v3 schema of the whole object.
   OrderedJson (*schema)() = nullptr;
   // Admission: checks `object` (metadata, spec and status), fills defaults in place.
-  // `status_only` is set for writes to the /status subresource.
   core::Status (*admit)(Json& object) = nullptr;
 };
 

@@ -2,6 +2,7 @@
 // such as a switchover, or an action the operator derived from a spec change).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,21 +59,36 @@ struct StepStatus {
   }
 };
 
+// The status is the persisted workflow run (src/workflow/codec.h writes it).
 struct OperationStatus {
   static constexpr bool kSchemaStruct = true;
   std::string phase;
   std::string reason;
   std::string message;
+  int64_t observedGeneration = 0;
+  std::string workflow;
+  std::string progress;
   std::vector<StepStatus> steps;
+  bool cancelling = false;
+  std::vector<StepStatus> compensation;
+  std::map<std::string, std::string> context;
+  std::string nextRunAt;
   std::string startedAt;
   std::string finishedAt;
   template <class V>
   void fields(V& v) {
     v.field("phase", phase, Rules("Lifecycle phase").one_of({"Pending", "Running", "Waiting", "Succeeded", "Failed",
                                                                  "Interrupted", "Cancelled"}));
-    v.field("reason", reason, Rules("Typed reason of the current phase"));
+    v.field("reason", reason, Rules("Typed reason of the current phase (Queued, RetryBudgetExhausted, ...)"));
     v.field("message", message, Rules("Human-readable detail"));
+    v.field("observedGeneration", observedGeneration, Rules("metadata.generation whose requests were handled").at_least(0));
+    v.field("workflow", workflow, Rules("Workflow definition being run"));
+    v.field("progress", progress, Rules("Steps done of steps in all, and the current step: 2/5 promote"));
     v.field("steps", steps, Rules("Every step with its state"));
+    v.field("cancelling", cancelling, Rules("Compensation steps are running after a cancel"));
+    v.field("compensation", compensation, Rules("Compensation steps with their state"));
+    v.field("context", context, Rules("Outputs of finished steps"));
+    v.field("nextRunAt", nextRunAt, Rules("When the current step runs again (retry backoff or wait)").fmt("date-time"));
     v.field("startedAt", startedAt, Rules("Start").fmt("date-time"));
     v.field("finishedAt", finishedAt, Rules("End").fmt("date-time"));
   }

@@ -1,5 +1,6 @@
 #include "apiserver/resources.h"
 
+#include "apiserver/operation_admission.h"
 #include "core/files.h"
 #include "core/time.h"
 
@@ -142,9 +143,14 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
   }
   if (rt.has_status) body.erase("status");  // status is written through /status only
   if (auto st = admit(rt, body); !st) return fail(st.error());
+  if (rt.ours && rt.kind == "PolarDBOperation") {
+    if (auto st = check_operation_create(store_, ns, body); !st) return fail(st.error());
+  }
   std::string name = core::string_at(body, "metadata.name");
   md["uid"] = new_uid();
-  md["creationTimestamp"] = core::rfc3339_now();
+  // Microseconds (RFC 3339 allows a fraction; Kubernetes clients parse it): creation
+  // order stays visible for objects created within one second, e.g. queued operations.
+  md["creationTimestamp"] = core::rfc3339_now_micros();
   md["generation"] = 1;
   md.erase("deletionTimestamp");
   md.erase("deletionGracePeriodSeconds");
@@ -194,6 +200,9 @@ core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, co
     }
   }
   if (auto st = admit(rt, result); !st) return fail(st.error());
+  if (!status && rt.ours && rt.kind == "PolarDBOperation") {
+    if (auto st = check_operation_update(current, result); !st) return fail(st.error());
+  }
   bool deleting = current["metadata"].contains("deletionTimestamp");
   Json old_fin = finalizers_of(current), new_fin = finalizers_of(result);
   if (deleting) {

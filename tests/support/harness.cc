@@ -100,7 +100,8 @@ std::string polarstack_bin() { return POLARSTACK_BIN; }
 std::string polarctl_bin() { return POLARCTL_BIN; }
 std::string source_dir() { return POLARSTACK_SOURCE_DIR; }
 
-ServerProcess::ServerProcess(std::string home) {
+ServerProcess::ServerProcess(std::string home, std::map<std::string, std::string> env, std::vector<std::string> args)
+    : env_(std::move(env)), args_(std::move(args)) {
   if (home.empty()) {
     tmp_ = std::make_unique<TempDir>();
     home_ = tmp_->path();
@@ -114,10 +115,9 @@ ServerProcess::~ServerProcess() { child_.kill_and_wait(); }
 
 bool ServerProcess::start() {
   ::unlink(kubeconfig().c_str());
-  auto c = core::spawn({{polarstack_bin(), "server", "--home", home_, "--port", "0"},
-                        {},
-                        home_ + "/server.log",
-                        false});
+  std::vector<std::string> argv = {polarstack_bin(), "server", "--home", home_, "--port", "0"};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  auto c = core::spawn({argv, env_, home_ + "/server.log", false});
   if (!c) return false;
   child_ = std::move(*c);
   return wait_until(

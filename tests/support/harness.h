@@ -44,8 +44,10 @@ std::string source_dir();
 // A `polarstack server` child process with its own state directory.
 class ServerProcess {
  public:
-  // Starts the server in `home` (a fresh TempDir when empty) and waits until it answers.
-  explicit ServerProcess(std::string home = "");
+  // Starts the server in `home` (a fresh TempDir when empty) with `env` added and
+  // `args` appended to its command line, and waits until it answers.
+  explicit ServerProcess(std::string home = "", std::map<std::string, std::string> env = {},
+                         std::vector<std::string> args = {});
   ~ServerProcess();
 
   bool start();  // (re)starts in the same home; true once the API answers
@@ -60,6 +62,8 @@ class ServerProcess {
  private:
   std::unique_ptr<TempDir> tmp_;
   std::string home_;
+  std::map<std::string, std::string> env_;
+  std::vector<std::string> args_;
   core::Child child_;
 };
 

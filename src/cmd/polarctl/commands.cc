@@ -427,3 +427,81 @@ int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream
 }
 
 }  // namespace polarstack::polarctl
+
+namespace polarstack::polarctl {
+
+// ---------------------------------------------------------------------------------------
+int cmd_ops(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.args.size() > 1) {
+    err << "error: usage: polarctl ops [CLUSTER] [-w]\n";
+    return 2;
+  }
+  std::string ns = o.all_namespaces ? "" : namespace_of(c, o);
+  kube::ListOptions lo;
+  if (!o.args.empty()) lo.field_selector = "spec.clusterRef=" + o.args[0];
+  auto l = c.list(kube::operations_ref(), ns, lo);
+  if (!l) {
+    print_error(err, l.error());
+    return 1;
+  }
+  std::vector<Json> items((*l)["items"].begin(), (*l)["items"].end());
+  std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
+    auto ka = core::string_at(a, "metadata.creationTimestamp") + core::string_at(a, "metadata.name");
+    auto kb = core::string_at(b, "metadata.creationTimestamp") + core::string_at(b, "metadata.name");
+    return ka < kb;
+  });
+  if (items.empty() && !o.watch) {
+    err << "No operations found" << (o.args.empty() ? "" : " for cluster " + o.args[0]) << ".\n";
+    return 0;
+  }
+  print_operations(out, items, true);
+  if (!o.watch) return 0;
+  out.flush();
+  std::string rv = core::string_at(*l, "metadata.resourceVersion");
+  while (true) {  // -w: a line per change, until interrupted
+    auto st = c.watch(kube::operations_ref(), ns, lo, rv, [&](const kube::WatchEvent& ev) {
+      std::string erv = core::string_at(ev.object, "metadata.resourceVersion");
+      if (!erv.empty()) rv = erv;
+      if (ev.type == "BOOKMARK") return true;
+      print_operations(out, {ev.object}, false);
+      out.flush();
+      return true;
+    });
+    if (!st) {
+      if (st.error().code == Code::kGone) {
+        auto again = c.list(kube::operations_ref(), ns, lo);
+        if (again) rv = core::string_at(*again, "metadata.resourceVersion");
+        continue;
+      }
+      print_error(err, st.error());
+      return 1;
+    }
+  }
+}
+
+namespace {
+int request_flag(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err, const char* verb,
+                 const char* field) {
+  if (o.args.size() != 1) {
+    err << "error: usage: polarctl " << verb << " OPERATION\n";
+    return 2;
+  }
+  auto r = c.patch(kube::operations_ref(), namespace_of(c, o), o.args[0], {{"spec", {{field, true}}}});
+  if (!r) {
+    print_error(err, r.error());
+    return 1;
+  }
+  out << display(kube::operations_ref(), o.args[0]) << " " << verb << " requested (polarctl ops -w to follow it)\n";
+  return 0;
+}
+}  // namespace
+
+int cmd_resume(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  return request_flag(c, o, out, err, "resume", "resume");
+}
+
+int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  return request_flag(c, o, out, err, "cancel", "cancel");
+}
+
+}  // namespace polarstack::polarctl

@@ -33,6 +33,9 @@ int cmd_get(kube::Client& c, const Options& o, std::ostream& out, std::ostream& 
 int cmd_describe(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_delete(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_ops(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_resume(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 
 // "error: [<context>: ]<message>" and each field cause on its own line.
 void print_error(std::ostream& err, const core::Error& e, const std::string& context = "");

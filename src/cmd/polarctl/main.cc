@@ -22,6 +22,10 @@ commands:
   delete TYPE NAME... | -f FILE
                               delete objects (--wait: until finalizers are done)
   scale CLUSTER --readers N   set the number of readers of a PolarDBCluster
+  ops [CLUSTER]               list operations (PolarDBOperations) with their progress; -w to follow
+  describe op NAME            an operation's steps with attempts, durations and errors
+  resume OPERATION            resume an Interrupted or Failed operation
+  cancel OPERATION            cancel an operation (compensation steps run if it has them)
 
 types: polardbcluster (pdb), polardboperation (pdbop), namespace, secret, configmap (cm),
        event (ev), pod, service (svc), lease
@@ -115,6 +119,9 @@ int main(int argc, char** argv) {
   else if (command == "describe") fn = ps::polarctl::cmd_describe;
   else if (command == "delete") fn = ps::polarctl::cmd_delete;
   else if (command == "scale") fn = ps::polarctl::cmd_scale;
+  else if (command == "ops") fn = ps::polarctl::cmd_ops;
+  else if (command == "resume") fn = ps::polarctl::cmd_resume;
+  else if (command == "cancel") fn = ps::polarctl::cmd_cancel;
   else return usage_error("unknown command \"" + command + "\"");
 
   auto cfg = ps::kube::default_config(o.kubeconfig, o.context);

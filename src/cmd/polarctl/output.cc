@@ -62,6 +62,46 @@ void print_table(std::ostream& out, const Json& table, bool wide, bool header, b
   print_rows(out, rows);
 }
 
+namespace {
+std::string elapsed_of(const Json& status) {
+  auto start = core::parse_rfc3339(status.value("startedAt", ""));
+  if (!start) return "-";
+  auto end = core::parse_rfc3339(status.value("finishedAt", ""));
+  auto d = (end ? *end : std::chrono::system_clock::now()) - *start;
+  return core::human_duration(d);
+}
+
+std::string age_of(const Json& o) {
+  auto t = core::parse_rfc3339(core::string_at(o, "metadata.creationTimestamp"));
+  return t ? core::human_duration(std::chrono::system_clock::now() - *t) : "<unknown>";
+}
+
+void print_steps(std::ostream& out, const char* title, const Json& steps) {
+  if (!steps.is_array() || steps.empty()) return;
+  out << title << ":\n";
+  std::vector<std::vector<std::string>> rows = {{"  #", "STEP", "STATE", "ATTEMPTS", "DURATION", "LAST ERROR"}};
+  int i = 1;
+  for (const auto& s : steps) {
+    rows.push_back({"  " + std::to_string(i++), s.value("name", ""), s.value("state", ""),
+                    std::to_string(s.value("attempts", 0)), elapsed_of(s), s.value("lastError", "")});
+  }
+  print_rows(out, rows);
+}
+}  // namespace
+
+void print_operations(std::ostream& out, const std::vector<Json>& ops, bool header) {
+  std::vector<std::vector<std::string>> rows;
+  if (header) rows.push_back({"NAME", "CLUSTER", "TYPE", "PHASE", "PROGRESS", "ELAPSED", "REASON", "AGE"});
+  for (const auto& o : ops) {
+    Json st = o.value("status", Json::object());
+    auto text = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+    rows.push_back({core::string_at(o, "metadata.name"), core::string_at(o, "spec.clusterRef"),
+                    core::string_at(o, "spec.type"), text(st.value("phase", "Pending")), text(st.value("progress", "")),
+                    elapsed_of(st), text(st.value("reason", "")), age_of(o)});
+  }
+  print_rows(out, rows);
+}
+
 Json for_display(Json object) {
   if (object.contains("metadata")) {
     object["metadata"].erase("managedFields");
@@ -102,10 +142,18 @@ void print_description(std::ostream& out, const Json& object, const Json& events
       pos = nl == std::string::npos ? y.size() : nl + 1;
     }
   }
+  bool operation = object.value("kind", "") == "PolarDBOperation";
   if (object.contains("status")) {
     Json status = object["status"];
     Json conditions = status.value("conditions", Json::array());
     status.erase("conditions");
+    Json steps = status.value("steps", Json::array());
+    Json compensation = status.value("compensation", Json::array());
+    if (operation) {
+      status.erase("steps");
+      status.erase("compensation");
+      if (status.contains("startedAt")) status["elapsed"] = elapsed_of(status);
+    }
     out << "Status:\n";
     std::string y = core::to_yaml(status);
     size_t pos = 0;
@@ -121,6 +169,10 @@ void print_description(std::ostream& out, const Json& object, const Json& events
         rows.push_back({"  " + c.value("type", ""), c.value("status", ""), c.value("reason", ""), c.value("message", "")});
       }
       print_rows(out, rows);
+    }
+    if (operation) {
+      print_steps(out, "Steps", steps);
+      print_steps(out, "Compensation steps", compensation);
     }
   }
   out << "Events:";

@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/json.h"
 
@@ -16,6 +17,8 @@ using core::Json;
 void print_table(std::ostream& out, const Json& table, bool wide, bool header, bool ns_column);
 // Prints an object for `describe`: metadata, spec, status (conditions as a table), events.
 void print_description(std::ostream& out, const Json& object, const Json& events);
+// The operations list of `polarctl ops`: NAME CLUSTER TYPE PHASE PROGRESS ELAPSED AGE.
+void print_operations(std::ostream& out, const std::vector<Json>& ops, bool header);
 // Removes fields people do not need to read (managedFields, last-applied annotation).
 Json for_display(Json object);
 

@@ -2,6 +2,7 @@
 //   polarstack server [--home DIR] [--port N]   embedded API server (local mode)
 //   polarstack stop [--home DIR]                stop a server started from DIR
 //   polarstack crds                             print the CustomResourceDefinitions
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "apiserver/http_server.h"
 #include "apiserver/resources.h"
 #include "apiserver/tls.h"
+#include "cmd/polarstack/operator_loop.h"
 #include "core/files.h"
 #include "core/log.h"
 
@@ -30,19 +32,15 @@ commands:
   server   run the embedded API server (local mode)
              --home DIR   state directory (default $POLARSTACK_HOME or ~/.polarstack)
              --port N     port on 127.0.0.1 (default $POLARSTACK_PORT or 7443; 0 = any free port)
+             --operation-history N   finished PolarDBOperations kept per cluster (default 20)
   stop     stop the server started from --home DIR (by the PID it recorded)
   crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
 )";
 
-ps::apiserver::ApiServer* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
-
 struct Flags {
   std::string home = ps::core::polarstack_home();
   int port = kDefaultPort;
+  size_t operation_history = 20;
 };
 
 ps::core::Result<Flags> parse_flags(int argc, char** argv) {
@@ -65,6 +63,15 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
       long p = std::strtol(v->c_str(), &end, 10);
       if (*end || p < 0 || p > 65535) return ps::core::fail(ps::core::Code::kBadRequest, "--port: must be 0..65535, got " + *v);
       f.port = static_cast<int>(p);
+    } else if (a == "--operation-history") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      char* end = nullptr;
+      long n = std::strtol(v->c_str(), &end, 10);
+      if (*end || n < 1 || n > 10000) {
+        return ps::core::fail(ps::core::Code::kBadRequest, "--operation-history: must be 1..10000, got " + *v);
+      }
+      f.operation_history = static_cast<size_t>(n);
     } else {
       return ps::core::fail(ps::core::Code::kBadRequest, "unknown flag " + a);
     }
@@ -75,6 +82,13 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
 int run_server(const Flags& f) {
   using namespace ps;
   ::umask(077);  // the state database will hold secrets: owner only
+  // SIGTERM and SIGINT are taken by sigwait() below; every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   if (auto st = core::ensure_dir(f.home, 0700); !st) {
     core::log_error("server", st.error().message);
     return 1;
@@ -115,15 +129,19 @@ int run_server(const Flags& f) {
     return 1;
   }
   core::write_file_atomic(f.home + "/server.pid", std::to_string(getpid()) + "\n", 0600);
-  g_server = &server;
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
   core::log_info("server", "serving the API on " + url + " (state in " + f.home + ", kubeconfig " + f.home + "/kubeconfig)");
-  server.serve();
-  g_server = nullptr;
+  std::thread api_thread([&] { server.serve(); });
+  // The operator is a client of the API like any other, over HTTPS with the token.
+  kube::ClientConfig self{url, "default", *token, tls->ca_pem};
+  const char* tw = std::getenv("POLARSTACK_TEST_WORKFLOWS");
+  cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1"});
+  op.start();
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  core::log_info("server", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+  op.stop();  // first the operator, so that its connections are closed
+  server.stop();
+  api_thread.join();
   ::unlink((f.home + "/server.pid").c_str());
   core::log_info("server", "stopped");
   return 0;

@@ -1,0 +1,68 @@
+#include "apiserver/operation_admission.h"
+
+namespace polarstack::apiserver {
+
+using core::Json;
+
+namespace {
+core::Status invalid(const Json& op, std::string field, std::string message) {
+  return core::fail(core::Error::invalid("PolarDBOperation \"" + core::string_at(op, "metadata.name") + "\" is invalid",
+                                         {{std::move(field), std::move(message)}}));
+}
+}  // namespace
+
+core::Status check_operation_create(Store& store, const std::string& ns, const Json& op) {
+  std::string cluster = core::string_at(op, "spec.clusterRef");
+  auto stored = store.get("polarstack.io/polardbclusters/" + ns + "/" + cluster);
+  if (!stored) {
+    return invalid(op, "spec.clusterRef", "PolarDBCluster \"" + cluster + "\" not found in namespace " + ns);
+  }
+  auto c = core::parse_json(*stored->data);
+  if (!c) return core::fail(c.error());
+  for (const char* field : {"instance", "target"}) {
+    std::string name = core::string_at(op, std::string("spec.") + field);
+    if (name.empty()) continue;
+    bool found = false;
+    std::string known;
+    if (const Json* list = core::find_path(*c, "status.instances"); list && list->is_array()) {
+      for (const auto& i : *list) {
+        known += (known.empty() ? "" : ", ") + i.value("name", "");
+        found = found || i.value("name", "") == name;
+      }
+    }
+    if (!found) {
+      return invalid(op, std::string("spec.") + field,
+                     "PolarDBCluster \"" + cluster + "\" has no instance \"" + name + "\" (instances: " +
+                         (known.empty() ? "none yet" : known) + ")");
+    }
+  }
+  return {};
+}
+
+core::Status check_operation_update(const Json& current, const Json& next) {
+  for (const char* f : {"clusterRef", "type", "instance", "target", "node", "readers"}) {
+    const Json* a = core::find_path(current, std::string("spec.") + f);
+    const Json* b = core::find_path(next, std::string("spec.") + f);
+    if ((a ? *a : Json()) != (b ? *b : Json())) {
+      return invalid(next, std::string("spec.") + f, "is immutable: create a new PolarDBOperation instead");
+    }
+  }
+  std::string phase = core::string_at(current, "status.phase");
+  bool was_resume = current.value("spec", Json::object()).value("resume", false);
+  bool resume = next.value("spec", Json::object()).value("resume", false);
+  bool was_cancel = current.value("spec", Json::object()).value("cancel", false);
+  bool cancel = next.value("spec", Json::object()).value("cancel", false);
+  std::string name = core::string_at(current, "metadata.name");
+  if (resume && !was_resume && phase != "Interrupted" && phase != "Failed") {
+    return invalid(next, "spec.resume",
+                   "only an Interrupted or Failed operation can be resumed; " + name + " is " +
+                       (phase.empty() ? "Pending" : phase));
+  }
+  if (was_cancel && !cancel) return invalid(next, "spec.cancel", "a cancel request cannot be withdrawn");
+  if (cancel && !was_cancel && (phase == "Succeeded" || phase == "Cancelled")) {
+    return invalid(next, "spec.cancel", name + " has already " + (phase == "Succeeded" ? "succeeded" : "been cancelled"));
+  }
+  return {};
+}
+
+}  // namespace polarstack::apiserver

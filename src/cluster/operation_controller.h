@@ -1,0 +1,60 @@
+// Runs PolarDBOperations: one at a time per cluster, the others queued in creation order
+// (creationTimestamp; the embedded server records microseconds, a Kubernetes server
+// seconds, where ties are broken by name), none dropped. Handles resume and cancel
+// requests (spec.resume, spec.cancel), shows the running operation and its step i/n in
+// the cluster's status with an Interrupted condition when it is stuck, records Events,
+// and keeps the last N finished operations per cluster.
+//
+// The controller is the only writer of operation status, and keeps the runs it drives
+// in memory (loaded from status on first sight, e.g. after a restart): a stale cache
+// copy never rewinds a run.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/operation_store.h"
+#include "cluster/ports.h"
+#include "workflow/engine.h"
+
+namespace polarstack::cluster {
+
+class OperationController {
+ public:
+  struct Options {
+    size_t history_per_cluster = 20;  // finished operations kept per cluster
+  };
+
+  OperationController(ClusterApi& api, workflow::Engine& engine, OperationStore& store, Options opts);
+
+  // One pass over every PolarDBOperation (as listed or cached). Returns when a pass is
+  // next needed (nullopt: only when something changes).
+  std::optional<workflow::TimePoint> reconcile(const std::vector<core::Json>& operations);
+
+ private:
+  struct Op {
+    std::string ns, name, cluster, type, created, id;
+    int64_t generation = 0;
+    core::Json object;
+  };
+  void reconcile_cluster(std::vector<Op>& ops, std::optional<workflow::TimePoint>& next);
+  workflow::Instance* live(const Op& op);
+  void handle_requests(Op& op);
+  void start(const Op& op);
+  void drive(const Op& op, std::optional<workflow::TimePoint>& next);
+  void write_plain_status(const Op& op, const std::string& phase, const std::string& reason, const std::string& message);
+  void update_cluster_status(const std::string& ns, const std::string& cluster, const Op* active);
+  void prune_history(std::vector<Op>& ops);
+  std::string phase_of(const Op& op);
+
+  ClusterApi& api_;
+  workflow::Engine& engine_;
+  OperationStore& store_;
+  Options opts_;
+  std::map<std::string, workflow::Instance> live_;
+  std::map<std::string, core::Json> cluster_status_written_;  // "ns/cluster" -> what we last wrote
+};
+
+}  // namespace polarstack::cluster

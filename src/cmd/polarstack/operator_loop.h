@@ -1,0 +1,40 @@
+// The operator as it runs inside `polarstack server` (local mode): it talks to the API
+// over HTTPS with the server's own kubeconfig, like any other client, watches
+// PolarDBOperations with an informer, and runs the operation controller whenever
+// something changed or a workflow is due.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "kube/client.h"
+
+namespace polarstack::cmd {
+
+struct OperatorOptions {
+  size_t operation_history = 20;
+  bool test_workflows = false;  // POLARSTACK_TEST_WORKFLOWS=1: register the test-only workflows
+};
+
+class OperatorLoop {
+ public:
+  OperatorLoop(kube::ClientConfig cfg, OperatorOptions opts);
+  ~OperatorLoop();
+  void start();
+  void stop();
+
+ private:
+  void run();
+  kube::ClientConfig cfg_;
+  OperatorOptions opts_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool dirty_ = true;
+  std::thread thread_;
+};
+
+}  // namespace polarstack::cmd

@@ -1,0 +1,26 @@
+// The cluster domain's API port (cluster/ports.h) over the Kubernetes API client.
+#pragma once
+
+#include "cluster/ports.h"
+#include "kube/client.h"
+
+namespace polarstack::kube {
+
+class KubeClusterApi : public cluster::ClusterApi {
+ public:
+  explicit KubeClusterApi(Client& client, std::string component = "polarstack-operator")
+      : client_(client), component_(std::move(component)) {}
+  core::Result<Json> get_cluster(const std::string& ns, const std::string& name) override;
+  core::Status patch_cluster_status(const std::string& ns, const std::string& name, const Json& merge_patch) override;
+  core::Result<Json> write_operation_status(const std::string& ns, const std::string& name, const Json& status) override;
+  core::Result<Json> patch_operation(const std::string& ns, const std::string& name, const Json& merge_patch) override;
+  core::Status delete_operation(const std::string& ns, const std::string& name) override;
+  void record_event(const Json& involved, const std::string& type, const std::string& reason,
+                    const std::string& message) override;
+
+ private:
+  Client& client_;
+  std::string component_;
+};
+
+}  // namespace polarstack::kube
