@@ -63,11 +63,11 @@ std::optional<workflow::TimePoint> OperationController::reconcile(const std::vec
   return next;
 }
 
-void OperationController::write_plain_status(const Op& op, const std::string& phase, const std::string& reason,
+void OperationController::write_plain_status(Op& op, const std::string& phase, const std::string& reason,
                                              const std::string& message) {
   Json status = {{"phase", phase}, {"reason", reason}, {"message", message},
                  {"observedGeneration", store_.observed_generation(op.id)}};
-  if (phase == "Failed" || phase == "Cancelled") status["finishedAt"] = workflow::format_time(std::chrono::system_clock::now());
+  if (phase == "Failed" || phase == "Cancelled") status["finishedAt"] = workflow::format_time(engine_.clock().now());
   const Json* cur = core::find_path(op.object, "status");
   if (cur && cur->value("phase", "") == phase && cur->value("reason", "") == reason &&
       cur->value("message", "") == message && cur->value("observedGeneration", int64_t{0}) == status["observedGeneration"]) {
@@ -75,7 +75,9 @@ void OperationController::write_plain_status(const Op& op, const std::string& ph
   }
   if (auto r = api_.write_operation_status(op.ns, op.name, status); !r) {
     core::log_warn("operations", "cannot write status of " + op.id + ": " + r.error().message);
+    return;
   }
+  op.object["status"] = status;
 }
 
 void OperationController::handle_requests(Op& op) {
@@ -107,7 +109,6 @@ void OperationController::handle_requests(Op& op) {
     if (!inst && phase_of(op) == "Failed") {
       // Failed before it started (e.g. no such cluster then): try to start it again.
       write_plain_status(op, "Pending", "Resumed", "resumed by request");
-      op.object["status"]["phase"] = "Pending";
       api_.record_event(op.object, "Normal", "OperationResumed", "resumed by request");
     } else if (inst && (inst->phase == Phase::kInterrupted || inst->phase == Phase::kFailed)) {
       if (auto st = engine_.resume(*inst); st) {
@@ -126,7 +127,7 @@ void OperationController::handle_requests(Op& op) {
   if (inst) store_.save(*inst);
 }
 
-void OperationController::start(const Op& op) {
+void OperationController::start(Op& op) {
   auto cluster = api_.get_cluster(op.ns, op.cluster);
   if (!cluster && cluster.error().code == core::Code::kNotFound) {
     write_plain_status(op, "Failed", "ClusterNotFound", "PolarDBCluster \"" + op.cluster + "\" does not exist");
@@ -165,11 +166,11 @@ void OperationController::drive(const Op& op, std::optional<workflow::TimePoint>
     if (!p) {
       core::log_warn("operations", "cannot save " + op.id + ": " + p.error().message);
       live_.erase(op.id);  // reload from the API on the next pass
-      next = std::chrono::system_clock::now() + std::chrono::seconds(1);
+      next = engine_.clock().now() + std::chrono::seconds(1);
       return;
     }
     if (!p->next) break;
-    if (*p->next > std::chrono::system_clock::now() || !p->ran) {
+    if (*p->next > engine_.clock().now() || !p->ran) {
       if (!next || *p->next < *next) next = *p->next;
       break;
     }

@@ -42,9 +42,11 @@ class OperationController {
   void reconcile_cluster(std::vector<Op>& ops, std::optional<workflow::TimePoint>& next);
   workflow::Instance* live(const Op& op);
   void handle_requests(Op& op);
-  void start(const Op& op);
+  void start(Op& op);
   void drive(const Op& op, std::optional<workflow::TimePoint>& next);
-  void write_plain_status(const Op& op, const std::string& phase, const std::string& reason, const std::string& message);
+  // Writes a status for an operation that has no run (queued, or ended before starting)
+  // and updates `op` to it, so that the rest of the pass sees what was written.
+  void write_plain_status(Op& op, const std::string& phase, const std::string& reason, const std::string& message);
   void update_cluster_status(const std::string& ns, const std::string& cluster, const Op* active);
   void prune_history(std::vector<Op>& ops);
   std::string phase_of(const Op& op);

@@ -33,6 +33,7 @@ class Engine {
   Engine(InstanceStore& store, const Clock& clock, uint64_t seed = std::random_device{}());
 
   void define(Definition def);
+  const Clock& clock() const { return clock_; }
   const Definition* find(const std::string& name) const;
 
   // A new run of `definition`, saved as Pending. kNotFound for an unknown definition.
