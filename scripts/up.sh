@@ -22,6 +22,12 @@ running() {
   [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "polarstack server"
 }
 
+# A server still running a binary that has since been rebuilt is restarted (state is kept).
+if running && readlink "/proc/$(cat "$HOME_DIR/server.pid")/exe" | grep -q ' (deleted)$'; then
+  step "Restarting polarstack server: its binary was rebuilt"
+  "$BIN/polarstack" stop --home "$HOME_DIR"
+fi
+
 if running; then
   step "polarstack server is already running (pid $(cat "$HOME_DIR/server.pid"))"
 else
