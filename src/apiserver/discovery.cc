@@ -55,7 +55,7 @@ Json api_resource_list(const Registry& reg, const std::string& gv) {
               {"kind", t.kind},
               {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
     if (!t.short_names.empty()) r["shortNames"] = t.short_names;
-    if (t.ours) r["categories"] = {"polarstack", "all"};
+    if (t.ours()) r["categories"] = {"polarstack", "all"};
     resources.push_back(std::move(r));
     if (t.has_status) {
       resources.push_back({{"name", t.plural + "/status"}, {"singularName", ""}, {"namespaced", t.namespaced},
@@ -109,7 +109,7 @@ Json openapi_v3_document(const Registry& reg, const std::string& gv) {
     Json post = op;
     post["x-kubernetes-action"] = "post";
     paths[base.substr(0, base.size() - 7)] = {{"post", post}};
-    Json s = t.ours ? Json::parse(t.ours->schema().dump())
+    Json s = t.schema ? Json::parse(t.schema().dump())
                     : Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
     s["x-kubernetes-group-version-kind"] = {{{"group", t.group}, {"kind", t.kind}, {"version", t.version}}};
     schemas[schema_name(t)] = std::move(s);

@@ -10,17 +10,11 @@
 
 namespace polarstack::apiserver {
 
-struct ResourceType {
-  std::string group;  // "" for the core group
-  std::string version;
-  std::string kind;
-  std::string plural;
-  std::string singular;
-  std::vector<std::string> short_names;
-  bool namespaced = true;
-  bool has_status = false;
-  std::vector<api::PrinterColumn> columns;  // besides Name
-  const api::KindInfo* ours = nullptr;      // set for polarstack kinds
+// A served kind: its KindInfo (core kinds have no schema and no admission; group "" is
+// the core group) and where its objects are stored.
+struct ResourceType : api::KindInfo {
+  explicit ResourceType(api::KindInfo k) : api::KindInfo(std::move(k)) {}
+  bool ours() const { return admit != nullptr; }  // a polarstack kind, admitted by src/api
 
   std::string group_version() const { return group.empty() ? version : group + "/" + version; }
   // Storage key prefix: "<group or core>/<plural>/".

@@ -53,7 +53,7 @@ std::string check_subdomain(const std::string& n) {
 }
 
 core::Status admit(const ResourceType& rt, Json& obj) {
-  if (rt.ours) return rt.ours->admit(obj);
+  if (rt.ours()) return rt.admit(obj);
   std::string why = check_subdomain(core::string_at(obj, "metadata.name"));
   if (!why.empty()) {
     return fail(core::Error::invalid(rt.kind + " \"" + core::string_at(obj, "metadata.name") + "\" is invalid",
@@ -143,7 +143,7 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
   }
   if (rt.has_status) body.erase("status");  // status is written through /status only
   if (auto st = admit(rt, body); !st) return fail(st.error());
-  if (rt.ours && rt.kind == "PolarDBOperation") {
+  if (rt.ours() && rt.kind == "PolarDBOperation") {
     if (auto st = check_operation_create(store_, ns, body); !st) return fail(st.error());
   }
   std::string name = core::string_at(body, "metadata.name");
@@ -200,7 +200,7 @@ core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, co
     }
   }
   if (auto st = admit(rt, result); !st) return fail(st.error());
-  if (!status && rt.ours && rt.kind == "PolarDBOperation") {
+  if (!status && rt.ours() && rt.kind == "PolarDBOperation") {
     if (auto st = check_operation_update(current, result); !st) return fail(st.error());
   }
   bool deleting = current["metadata"].contains("deletionTimestamp");
@@ -238,7 +238,7 @@ core::Result<StoredObject> Resources::update(const ResourceType& rt, const std::
 
 core::Result<StoredObject> Resources::patch(const ResourceType& rt, const std::string& ns, const std::string& name,
                                             PatchType type, const std::string& patch, bool status) {
-  if (type == PatchType::kApply || (type == PatchType::kStrategic && rt.ours)) {
+  if (type == PatchType::kApply || (type == PatchType::kStrategic && rt.ours())) {
     return fail(Code::kUnsupported,
                 std::string(type == PatchType::kApply ? "server-side apply" : "strategic merge patch") +
                     " is not supported for " + rt.kind +
