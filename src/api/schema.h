@@ -43,7 +43,6 @@ struct Rules {
   StringCheck check;                 // custom string rule
   std::string pattern;               // OpenAPI pattern documenting `check`, if any
   std::string format;                // OpenAPI format (e.g. "date-time")
-  bool preserve_unknown = false;     // free-form object (Json members)
 
   explicit Rules(std::string d = "") : doc(std::move(d)) {}
   Rules& require() { required = true; return *this; }

@@ -81,11 +81,9 @@ void OperationController::write_plain_status(Op& op, const std::string& phase, c
 }
 
 void OperationController::handle_requests(Op& op) {
-  if (op.generation <= store_.observed_generation(op.id) && live_.count(op.id)) return;
-  if (!live_.count(op.id)) live(op);  // loads observedGeneration from status
+  workflow::Instance* inst = live(op);  // on first sight also loads observedGeneration
   if (op.generation <= store_.observed_generation(op.id)) return;
   const Json spec = op.object.value("spec", Json::object());
-  workflow::Instance* inst = live(op);
   int64_t handled = op.generation;
   if (spec.value("cancel", false)) {
     if (!inst) {

@@ -95,7 +95,6 @@ Result<Child> spawn(const SpawnOptions& opts) {
     return fail(Code::kInternal, std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    if (opts.new_session) ::setsid();
     if (out_fd >= 0) {
       ::dup2(out_fd, 1);
       ::dup2(out_fd, 2);

@@ -16,11 +16,10 @@ struct SpawnOptions {
   std::vector<std::string> argv;              // argv[0] is the program path
   std::map<std::string, std::string> env;     // added to (and overriding) the inherited environment
   std::string stdout_path;                    // empty: inherit; else appended to this file
-  bool new_session = false;                   // setsid(): survive the parent's process group
 };
 
 // A started child. The destructor kills it (SIGKILL) and reaps it if still running, so a
-// failing test never leaves it behind. release() gives up ownership.
+// failing test never leaves it behind.
 class Child {
  public:
   Child() = default;
@@ -35,7 +34,6 @@ class Child {
   // Waits up to `timeout` for exit; returns the exit status (as from waitpid) or nullopt.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);
   void kill_and_wait();
-  pid_t release() { pid_t p = pid_; pid_ = -1; return p; }
 
  private:
   pid_t pid_ = -1;

@@ -33,10 +33,6 @@ const ResourceRef& events_ref() {
   static const ResourceRef r{"", "v1", "events", "Event", true};
   return r;
 }
-const ResourceRef& namespaces_ref() {
-  static const ResourceRef r{"", "v1", "namespaces", "Namespace", false};
-  return r;
-}
 
 std::string url_encode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";

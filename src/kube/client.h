@@ -41,7 +41,6 @@ struct ResourceRef {
 const ResourceRef& clusters_ref();
 const ResourceRef& operations_ref();
 const ResourceRef& events_ref();
-const ResourceRef& namespaces_ref();
 
 struct ListOptions {
   std::string label_selector;

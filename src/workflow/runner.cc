@@ -7,8 +7,6 @@ void Runner::add(Instance inst) {
   instances_[id] = std::move(inst);
 }
 
-void Runner::remove(const std::string& id) { instances_.erase(id); }
-
 const Instance* Runner::get(const std::string& id) const {
   auto it = instances_.find(id);
   return it == instances_.end() ? nullptr : &it->second;

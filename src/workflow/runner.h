@@ -16,7 +16,6 @@ class Runner {
   explicit Runner(Engine& engine) : engine_(engine) {}
 
   void add(Instance inst);          // takes over (or replaces) an instance
-  void remove(const std::string& id);
   const Instance* get(const std::string& id) const;
   // Something the instance waits for happened: evaluate it at the next pass.
   void poke(const std::string& id, TimePoint now);

@@ -64,7 +64,7 @@ TEST_F(PolarctlTest, ApplyGetScaleDescribeDelete) {
 TEST_F(PolarctlTest, WatchPrintsChangesAsTheyHappen) {
   ASSERT_EQ(ctl({"apply", "-f", testing::source_dir() + "/examples/cluster.yaml"}).exit_code, 0);
   std::string out = server_.home() + "/watch.out";
-  auto child = core::spawn({{testing::polarctl_bin(), "get", "pdb", "-w"}, {{"POLARSTACK_HOME", server_.home()}, {"KUBECONFIG", ""}}, out, false});
+  auto child = core::spawn({{testing::polarctl_bin(), "get", "pdb", "-w"}, {{"POLARSTACK_HOME", server_.home()}, {"KUBECONFIG", ""}}, out});
   ASSERT_TRUE(child);
   auto count = [&](const std::string& needle) {
     auto text = core::read_file(out);

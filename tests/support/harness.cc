@@ -117,7 +117,7 @@ bool ServerProcess::start() {
   ::unlink(kubeconfig().c_str());
   std::vector<std::string> argv = {polarstack_bin(), "server", "--home", home_, "--port", "0"};
   argv.insert(argv.end(), args_.begin(), args_.end());
-  auto c = core::spawn({argv, env_, home_ + "/server.log", false});
+  auto c = core::spawn({argv, env_, home_ + "/server.log"});
   if (!c) return false;
   child_ = std::move(*c);
   return wait_until(
