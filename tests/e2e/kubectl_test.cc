@@ -3,7 +3,6 @@
 // delete, and the errors kubectl shows for invalid objects.
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include "support/harness.h"
 
@@ -30,11 +29,7 @@ class KubectlTest : public ::testing::Test {
     env["HOME"] = server_.home();  // kubectl's discovery cache stays in the test's directory
     return testing::run(args, env);
   }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string p = server_.home() + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
+  std::string write(const std::string& name, const std::string& text) { return server_.write(name, text); }
   testing::ServerProcess server_;
 };
 

@@ -48,10 +48,7 @@ class OperationsTest : public ::testing::Test {
     }
     return Json::object();
   }
-  testing::RunResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), testing::polarctl_bin());
-    return testing::run(args, {{"POLARSTACK_HOME", server_->home()}, {"KUBECONFIG", ""}});
-  }
+  testing::RunResult ctl(std::vector<std::string> args) { return server_->polarctl(args); }
   std::unique_ptr<testing::ServerProcess> server_;
   std::unique_ptr<kube::Client> client_;
 };

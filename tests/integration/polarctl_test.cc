@@ -2,7 +2,6 @@
 // a person must understand.
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include "core/files.h"
 #include "support/harness.h"
@@ -15,15 +14,7 @@ using testing::RunResult;
 
 class PolarctlTest : public ::testing::Test {
  protected:
-  RunResult ctl(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), testing::polarctl_bin());
-    return run(args, {{"POLARSTACK_HOME", server_.home()}, {"KUBECONFIG", ""}}, input);
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string p = server_.home() + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
+  RunResult ctl(std::vector<std::string> args, const std::string& input = "") { return server_.polarctl(args, input); }
   testing::ServerProcess server_;
 };
 
@@ -124,7 +115,7 @@ TEST_F(PolarctlTest, ServerDownAndBadCredentials) {
   std::string bad = good;
   auto at = bad.find("token: ");
   bad.replace(at + 7, 8, "deadbeef");
-  std::string bad_path = write("bad-kubeconfig", bad);
+  std::string bad_path = server_.write("bad-kubeconfig", bad);
   auto r = run({testing::polarctl_bin(), "--kubeconfig", bad_path, "get", "pdb"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("rejected the credentials"), std::string::npos) << r.err;

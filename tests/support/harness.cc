@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <thread>
 
@@ -147,5 +148,16 @@ kube::ClientConfig ServerProcess::config() const {
 }
 
 std::unique_ptr<kube::Client> ServerProcess::client() const { return std::make_unique<kube::Client>(config()); }
+
+RunResult ServerProcess::polarctl(std::vector<std::string> args, const std::string& input) const {
+  args.insert(args.begin(), polarctl_bin());
+  return run(args, {{"POLARSTACK_HOME", home_}, {"KUBECONFIG", ""}}, input);
+}
+
+std::string ServerProcess::write(const std::string& name, const std::string& text) const {
+  std::string p = home_ + "/" + name;
+  std::ofstream(p) << text;
+  return p;
+}
 
 }  // namespace polarstack::testing

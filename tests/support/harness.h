@@ -58,6 +58,10 @@ class ServerProcess {
   std::string kubeconfig() const { return home_ + "/kubeconfig"; }
   kube::ClientConfig config() const;
   std::unique_ptr<kube::Client> client() const;
+  // Runs polarctl against this server (its home's kubeconfig), `input` on stdin.
+  RunResult polarctl(std::vector<std::string> args, const std::string& input = "") const;
+  // Writes `text` to <home>/<name> and returns the path.
+  std::string write(const std::string& name, const std::string& text) const;
 
  private:
   std::unique_ptr<TempDir> tmp_;
