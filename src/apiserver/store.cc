@@ -191,8 +191,8 @@ core::Status Store::load() {
     history_.pop_front();
   }
   compacted_on_disk_ = compacted_rev_;
-  next_rev_ = durable_rev_ = rev;
-  durable_rev_atomic_ = rev;
+  next_rev_ = rev;
+  durable_rev_ = rev;
   return {};
 }
 
@@ -312,7 +312,6 @@ void Store::commit_loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       durable_rev_ = last;
-      durable_rev_atomic_ = last;
       durable_cv_.notify_all();
     }
     batch.clear();
@@ -405,7 +404,7 @@ void Store::unwatch(const std::shared_ptr<Watcher>& w) {
   watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), w), watchers_.end());
 }
 
-int64_t Store::revision() { return durable_rev_atomic_.load(); }
+int64_t Store::revision() { return durable_rev_.load(); }
 
 int64_t Store::compacted_revision() {
   std::lock_guard<std::mutex> lock(watch_mu_);

@@ -124,8 +124,7 @@ class Store {
   std::map<std::string, StoredObject> objects_;
   std::vector<Event> pending_;
   int64_t next_rev_ = 0;
-  int64_t durable_rev_ = 0;
-  std::atomic<int64_t> durable_rev_atomic_{0};  // read without mu_ by revision()
+  std::atomic<int64_t> durable_rev_{0};  // written under mu_; revision() reads it without
   bool stopping_ = false;
 
   // History and watchers: only durable events, in revision order.
