@@ -35,6 +35,16 @@ void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {
                     "must be at least spec.ha.probeIntervalMs (" + std::to_string(ha.probeIntervalMs) + "), got " +
                         std::to_string(ha.failureTimeoutMs)});
   }
+  for (auto [field, port] : {std::pair{"endpoints.readWritePort", endpoints.readWritePort},
+                              std::pair{"endpoints.readOnlyPort", endpoints.readOnlyPort}}) {
+    if (port != 0 && port < 1024) {
+      errs.push_back({join_path(path, field), "must be 0 (allocated) or a port from 1024 to 65535, got " + std::to_string(port)});
+    }
+  }
+  if (endpoints.readWritePort != 0 && endpoints.readWritePort == endpoints.readOnlyPort) {
+    errs.push_back({join_path(path, "endpoints.readOnlyPort"),
+                    "must differ from spec.endpoints.readWritePort (" + std::to_string(endpoints.readWritePort) + ")"});
+  }
   if (!primary.empty()) {
     std::string why = check_dns_label(primary);
     if (!why.empty()) errs.push_back({join_path(path, "primary"), why});

@@ -86,6 +86,17 @@ struct HaSpec {
   }
 };
 
+struct EndpointsSpec {
+  static constexpr bool kSchemaStruct = true;
+  int32_t readWritePort = 0;
+  int32_t readOnlyPort = 0;
+  template <class V>
+  void fields(V& v) {
+    v.field("readWritePort", readWritePort, Rules("Port of the read-write address on 127.0.0.1 (0: allocated)").range(0, 65535));
+    v.field("readOnlyPort", readOnlyPort, Rules("Port of the read-only address on 127.0.0.1 (0: allocated)").range(0, 65535));
+  }
+};
+
 struct ClusterSpec {
   static constexpr bool kSchemaStruct = true;
   std::string version = "15";
@@ -97,6 +108,7 @@ struct ClusterSpec {
   ReplicationSpec replication;
   HaSpec ha;
   std::string primary;
+  EndpointsSpec endpoints;
 
   template <class V>
   void fields(V& v) {
@@ -110,6 +122,7 @@ struct ClusterSpec {
     v.field("replication", replication, Rules("Replication mode"));
     v.field("ha", ha, Rules("High availability"));
     v.field("primary", primary, Rules("Instance that should be primary; changing it is a switchover"));
+    v.field("endpoints", endpoints, Rules("Stable read-write and read-only addresses"));
   }
   void check(const std::string& path, FieldErrors& errs) const;
   static std::string check_parameter_name(const std::string& name);

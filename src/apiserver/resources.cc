@@ -1,5 +1,6 @@
 #include "apiserver/resources.h"
 
+#include "apiserver/cluster_admission.h"
 #include "apiserver/operation_admission.h"
 #include "core/files.h"
 #include "core/time.h"
@@ -146,6 +147,9 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
   if (rt.ours() && rt.kind == "PolarDBOperation") {
     if (auto st = check_operation_create(store_, ns, body); !st) return fail(st.error());
   }
+  if (rt.ours() && rt.kind == "PolarDBCluster") {
+    if (auto st = check_cluster_ports(store_, ns, body); !st) return fail(st.error());
+  }
   std::string name = core::string_at(body, "metadata.name");
   md["uid"] = new_uid();
   // Microseconds (RFC 3339 allows a fraction; Kubernetes clients parse it): creation
@@ -202,6 +206,9 @@ core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, co
   if (auto st = admit(rt, result); !st) return fail(st.error());
   if (!status && rt.ours() && rt.kind == "PolarDBOperation") {
     if (auto st = check_operation_update(current, result); !st) return fail(st.error());
+  }
+  if (!status && rt.ours() && rt.kind == "PolarDBCluster") {
+    if (auto st = check_cluster_update(current, result); !st) return fail(st.error());
   }
   bool deleting = current["metadata"].contains("deletionTimestamp");
   Json old_fin = finalizers_of(current), new_fin = finalizers_of(result);

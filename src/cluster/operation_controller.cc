@@ -80,6 +80,25 @@ void OperationController::write_plain_status(Op& op, const std::string& phase, c
   op.object["status"] = status;
 }
 
+core::Status OperationController::supersede(const Json& operation) {
+  Op op;
+  op.ns = core::string_at(operation, "metadata.namespace");
+  op.name = core::string_at(operation, "metadata.name");
+  op.id = operation_id(op.ns, op.name);
+  op.object = operation;
+  workflow::Instance* inst = live(op);
+  if (!inst) {
+    if (is_done(phase_of(op))) return {};
+    write_plain_status(op, "Cancelled", "Superseded", "replaced by a newer spec before it started");
+    api_.record_event(op.object, "Normal", "OperationSuperseded", "replaced by a newer spec before it started");
+    return {};
+  }
+  if (workflow::is_finished(inst->phase)) return {};
+  if (auto st = engine_.supersede(*inst); !st) return st;
+  api_.record_event(op.object, "Normal", "OperationSuperseded", inst->message);
+  return {};
+}
+
 void OperationController::handle_requests(Op& op) {
   workflow::Instance* inst = live(op);  // on first sight also loads observedGeneration
   if (op.generation <= store_.observed_generation(op.id)) return;

@@ -33,6 +33,11 @@ class OperationController {
   // next needed (nullopt: only when something changes).
   std::optional<workflow::TimePoint> reconcile(const std::vector<core::Json>& operations);
 
+  // A newer spec replaces this operation: one that has not started ends Cancelled
+  // (Superseded) at once; a running one only before its point of no return (kConflict
+  // after it: it runs to completion and the newer one waits in the queue).
+  core::Status supersede(const core::Json& operation);
+
  private:
   struct Op {
     std::string ns, name, cluster, type, created, id;

@@ -13,6 +13,10 @@ class ClusterApi {
  public:
   virtual ~ClusterApi() = default;
   virtual core::Result<core::Json> get_cluster(const std::string& ns, const std::string& name) = 0;
+  // Merge patch of the object itself (metadata, e.g. finalizers).
+  virtual core::Status patch_cluster(const std::string& ns, const std::string& name, const core::Json& merge_patch) = 0;
+  // kAlreadyExists when an operation of that name exists.
+  virtual core::Status create_operation(const std::string& ns, const core::Json& object) = 0;
   virtual core::Status patch_cluster_status(const std::string& ns, const std::string& name,
                                             const core::Json& merge_patch) = 0;
   // Replaces the operation's status (the operator is its only writer); returns the object.

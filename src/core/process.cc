@@ -1,6 +1,8 @@
 #include "core/process.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,17 +69,44 @@ void Child::kill_and_wait() {
   reaped_ = false;
 }
 
-Result<Child> spawn(const SpawnOptions& opts) {
-  if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
-  // Build argv and envp before fork: only async-signal-safe calls after it.
+namespace {
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     auto eq = kv.find('=');
-    if (eq != std::string::npos && opts.env.count(kv.substr(0, eq))) continue;
+    if (eq != std::string::npos && extra.count(kv.substr(0, eq))) continue;
     env_strings.push_back(kv);
   }
-  for (const auto& [k, v] : opts.env) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : extra) env_strings.push_back(k + "=" + v);
+  return env_strings;
+}
+
+// In the child, after fork: only async-signal-safe calls.
+void child_setup(const SpawnOptions& opts, int out_fd) {
+  if (out_fd >= 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+  }
+  if (opts.new_process_group) ::setpgid(0, 0);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGPIPE, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (opts.run_as_gid >= 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(opts.run_as_gid) != 0) ::_exit(126);
+  }
+  if (opts.run_as_uid >= 0 && ::setuid(opts.run_as_uid) != 0) ::_exit(126);
+  if (!opts.cwd.empty() && ::chdir(opts.cwd.c_str()) != 0) ::_exit(126);
+}
+}  // namespace
+
+Result<Child> spawn(const SpawnOptions& opts) {
+  if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
+  // Build argv and envp before fork: only async-signal-safe calls after it.
+  std::vector<std::string> env_strings = environment_with(opts.env);
   std::vector<char*> argv, envp;
   for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -95,15 +124,94 @@ Result<Child> spawn(const SpawnOptions& opts) {
     return fail(Code::kInternal, std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
-    if (out_fd >= 0) {
-      ::dup2(out_fd, 1);
-      ::dup2(out_fd, 2);
-    }
+    child_setup(opts, out_fd);
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   if (out_fd >= 0) ::close(out_fd);
   return Child(pid);
+}
+
+Result<pid_t> spawn_daemon(const SpawnOptions& opts) {
+  if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
+  std::vector<std::string> env_strings = environment_with(opts.env);
+  std::vector<char*> argv, envp;
+  for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int out_fd = ::open(opts.stdout_path.empty() ? "/dev/null" : opts.stdout_path.c_str(),
+                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (out_fd < 0) return fail(Code::kInternal, "cannot open " + opts.stdout_path + ": " + std::strerror(errno));
+  if (opts.run_as_uid >= 0) (void)!::fchown(out_fd, opts.run_as_uid, opts.run_as_gid);
+  // The pipe carries the daemon's pid, then closes on exec (CLOEXEC) or carries errno.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    ::close(out_fd);
+    return fail(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(out_fd);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return fail(Code::kInternal, std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    pid_t self = ::getpid();
+    (void)!::write(fds[1], &self, sizeof self);
+    child_setup(opts, out_fd);
+    ::execve(argv[0], argv.data(), envp.data());
+    int err = errno;
+    (void)!::write(fds[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  ::close(out_fd);
+  int st;
+  ::waitpid(pid, &st, 0);
+  pid_t daemon = -1;
+  ssize_t n = ::read(fds[0], &daemon, sizeof daemon);
+  int err = 0;
+  ssize_t m = n == sizeof daemon ? ::read(fds[0], &err, sizeof err) : 0;
+  ::close(fds[0]);
+  if (n != sizeof daemon) return fail(Code::kInternal, "cannot start " + opts.argv[0]);
+  if (m == sizeof err) return fail(Code::kInternal, "cannot run " + opts.argv[0] + ": " + std::strerror(err));
+  return daemon;
+}
+
+Result<UserIds> lookup_user(const std::string& name) {
+  struct passwd pw, *out = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &out) != 0 || !out) {
+    return fail(Code::kNotFound, "no OS user named " + name);
+  }
+  return UserIds{static_cast<int>(out->pw_uid), static_cast<int>(out->pw_gid)};
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  return stat[close + 2] != 'Z';
+}
+
+std::vector<std::string> process_cmdline(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) out.push_back(arg);
+  return out;
 }
 
 long rss_kib(pid_t pid) {

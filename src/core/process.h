@@ -16,7 +16,27 @@ struct SpawnOptions {
   std::vector<std::string> argv;              // argv[0] is the program path
   std::map<std::string, std::string> env;     // added to (and overriding) the inherited environment
   std::string stdout_path;                    // empty: inherit; else appended to this file
+  std::string cwd;                            // empty: inherit
+  int run_as_uid = -1;                        // >= 0: setgid/setuid to these in the child
+  int run_as_gid = -1;
+  bool new_process_group = false;             // setpgid(0, 0): signal the whole group by -pid
 };
+
+// The uid and gid of an OS user, e.g. "postgres".
+struct UserIds {
+  int uid = -1, gid = -1;
+};
+Result<UserIds> lookup_user(const std::string& name);
+
+// Starts a daemon: double fork and setsid, so it is not our child, survives us, and is
+// reparented to init. stdin is /dev/null; stdout and stderr go to opts.stdout_path.
+// Returns the daemon's pid once it has exec'd (or the exec error).
+Result<pid_t> spawn_daemon(const SpawnOptions& opts);
+
+// True if a process with this pid exists (and is not a zombie of ours).
+bool process_alive(pid_t pid);
+// The process's argv from /proc (empty if it is gone).
+std::vector<std::string> process_cmdline(pid_t pid);
 
 // A started child. The destructor kills it (SIGKILL) and reaps it if still running, so a
 // failing test never leaves it behind.
@@ -34,6 +54,12 @@ class Child {
   // Waits up to `timeout` for exit; returns the exit status (as from waitpid) or nullopt.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);
   void kill_and_wait();
+  // Gives up ownership: the caller reaps the process itself.
+  pid_t release() {
+    pid_t p = pid_;
+    pid_ = -1;
+    return p;
+  }
 
  private:
   pid_t pid_ = -1;

@@ -9,6 +9,18 @@ core::Result<Json> KubeClusterApi::get_cluster(const std::string& ns, const std:
   return client_.get(clusters_ref(), ns, name);
 }
 
+core::Status KubeClusterApi::patch_cluster(const std::string& ns, const std::string& name, const Json& patch) {
+  auto r = client_.patch(clusters_ref(), ns, name, patch);
+  if (!r) return core::fail(r.error());
+  return {};
+}
+
+core::Status KubeClusterApi::create_operation(const std::string& ns, const Json& object) {
+  auto r = client_.create(operations_ref(), ns, object);
+  if (!r) return core::fail(r.error());
+  return {};
+}
+
 core::Status KubeClusterApi::patch_cluster_status(const std::string& ns, const std::string& name, const Json& patch) {
   auto r = client_.patch(clusters_ref(), ns, name, patch, PatchKind::kMerge, true);
   if (!r) return core::fail(r.error());

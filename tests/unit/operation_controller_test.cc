@@ -17,6 +17,16 @@ class FakeApi : public ClusterApi {
     if (!clusters.count(name)) return core::fail(core::Code::kNotFound, "not found");
     return clusters[name];
   }
+  core::Status patch_cluster(const std::string&, const std::string& name, const Json& patch) override {
+    clusters[name].merge_patch(patch);
+    return {};
+  }
+  core::Status create_operation(const std::string&, const Json& object) override {
+    std::string name = core::string_at(object, "metadata.name");
+    if (ops.count(name)) return core::fail(core::Code::kAlreadyExists, "exists");
+    ops[name] = object;
+    return {};
+  }
   core::Status patch_cluster_status(const std::string&, const std::string& name, const Json& patch) override {
     Json p = patch;
     p.erase("metadata");

@@ -2,6 +2,8 @@
 //   polarstack server [--home DIR] [--port N]   embedded API server (local mode)
 //   polarstack stop [--home DIR]                stop a server started from DIR
 //   polarstack crds                             print the CustomResourceDefinitions
+//   polarstack instance --dir DIR               instance manager (started by the local runtime)
+//   polarstack proxy --dir DIR                  endpoints proxy of a cluster (started by the local runtime)
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +21,9 @@
 #include "cmd/polarstack/operator_loop.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "instance/manager.h"
+#include "runtime/local/local_runtime.h"
+#include "runtime/local/proxy.h"
 
 namespace ps = polarstack;
 
@@ -33,14 +38,23 @@ commands:
              --home DIR   state directory (default $POLARSTACK_HOME or ~/.polarstack)
              --port N     port on 127.0.0.1 (default $POLARSTACK_PORT or 7443; 0 = any free port)
              --operation-history N   finished PolarDBOperations kept per cluster (default 20)
+             --data-root DIR   where databases live (default /var/lib/polarstack as root,
+                               else HOME/data); must be reachable by the postgres user as root
+             --node NAME=LOW-HIGH[:/root]   a local node and its port range; repeatable
+                               (default local-1=20000-20999)
   stop     stop the server started from --home DIR (by the PID it recorded)
   crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
+  instance --dir DIR   run the instance manager of DIR (the local runtime starts these)
+  proxy --dir DIR      run the endpoints proxy of DIR (the local runtime starts these)
 )";
 
 struct Flags {
   std::string home = ps::core::polarstack_home();
   int port = kDefaultPort;
   size_t operation_history = 20;
+  std::string data_root;
+  std::vector<ps::runtime::local::Node> nodes;
+  std::string dir;
 };
 
 ps::core::Result<Flags> parse_flags(int argc, char** argv) {
@@ -72,6 +86,16 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
         return ps::core::fail(ps::core::Code::kBadRequest, "--operation-history: must be 1..10000, got " + *v);
       }
       f.operation_history = static_cast<size_t>(n);
+    } else if (a == "--data-root" || a == "--dir") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      (a == "--dir" ? f.dir : f.data_root) = *v;
+    } else if (a == "--node") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      auto n = ps::runtime::local::parse_node(*v);
+      if (!n) return ps::core::fail(n.error());
+      f.nodes.push_back(*n);
     } else {
       return ps::core::fail(ps::core::Code::kBadRequest, "unknown flag " + a);
     }
@@ -133,8 +157,23 @@ int run_server(const Flags& f) {
   std::thread api_thread([&] { server.serve(); });
   // The operator is a client of the API like any other, over HTTPS with the token.
   kube::ClientConfig self{url, "default", *token, tls->ca_pem};
+  runtime::local::Options ro;
+  ro.data_root = f.data_root.empty() ? runtime::local::default_data_root(f.home) : f.data_root;
+  ro.nodes = f.nodes.empty() ? std::vector<runtime::local::Node>{{"local-1", "", 20000, 20999}} : f.nodes;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ro.self_exe = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "polarstack";
+  ro.kubeconfig = f.home + "/kubeconfig";
+  auto rt = runtime::local::LocalRuntime::open(ro);
+  if (!rt) {
+    core::log_error("server", rt.error().message);
+    server.stop();
+    api_thread.join();
+    return 1;
+  }
+  core::log_info("server", "databases live in " + ro.data_root);
   const char* tw = std::getenv("POLARSTACK_TEST_WORKFLOWS");
-  cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1"});
+  cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1"}, **rt);
   op.start();
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -189,6 +228,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cmd == "server") return run_server(*flags);
+  if (cmd == "instance" || cmd == "proxy") {
+    if (flags->dir.empty()) {
+      std::cerr << "polarstack " << cmd << ": --dir is required\n";
+      return 2;
+    }
+    return cmd == "instance" ? ps::instance::run_manager(flags->dir) : ps::runtime::local::run_proxy(flags->dir);
+  }
   if (cmd == "stop") return run_stop(*flags);
   std::cerr << "polarstack: unknown command \"" << cmd << "\"\n\n" << kUsage;
   return 2;

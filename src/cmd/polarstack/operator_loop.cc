@@ -1,6 +1,8 @@
 #include "cmd/polarstack/operator_loop.h"
 
+#include "cluster/cluster_controller.h"
 #include "cluster/operation_controller.h"
+#include "cluster/workflows.h"
 #include "cmd/polarstack/test_workflows.h"
 #include "core/log.h"
 #include "kube/cluster_api.h"
@@ -8,7 +10,8 @@
 
 namespace polarstack::cmd {
 
-OperatorLoop::OperatorLoop(kube::ClientConfig cfg, OperatorOptions opts) : cfg_(std::move(cfg)), opts_(opts) {}
+OperatorLoop::OperatorLoop(kube::ClientConfig cfg, OperatorOptions opts, runtime::Runtime& rt)
+    : cfg_(std::move(cfg)), opts_(opts), rt_(rt) {}
 
 OperatorLoop::~OperatorLoop() { stop(); }
 
@@ -36,31 +39,46 @@ void OperatorLoop::run() {
     register_test_workflows(engine);
     core::log_warn("operator", "test workflows are registered (POLARSTACK_TEST_WORKFLOWS=1)");
   }
+  cluster::register_cluster_workflows(engine, api, rt_);
   cluster::OperationController controller(api, engine, store, {opts_.operation_history});
+  cluster::ClusterController clusters_ctl(api, rt_, controller);
+  kube::Client cluster_watch_client(cfg_);
   kube::Informer operations(watch_client, kube::operations_ref(), "");
-  operations.on_change([this](const std::string&, const core::Json&) {
+  kube::Informer clusters(cluster_watch_client, kube::clusters_ref(), "");
+  auto poke = [this](const std::string&, const core::Json&) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       dirty_ = true;
     }
     cv_.notify_all();
-  });
+  };
+  operations.on_change(poke);
+  clusters.on_change(poke);
   operations.start();
+  clusters.start();
   core::log_info("operator", "running");
+  auto last_observe = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   while (!stop_.load()) {
     std::optional<workflow::TimePoint> next;
-    if (operations.wait_synced(std::chrono::milliseconds(100))) {
+    if (operations.wait_synced(std::chrono::milliseconds(100)) && clusters.wait_synced(std::chrono::milliseconds(100))) {
       {
         std::lock_guard<std::mutex> lock(mu_);
         dirty_ = false;
       }
+      clusters_ctl.plan(clusters.list(), operations.list());
       next = controller.reconcile(operations.list());
+      if (std::chrono::steady_clock::now() - last_observe >= std::chrono::seconds(1)) {
+        clusters_ctl.observe(clusters.list());
+        last_observe = std::chrono::steady_clock::now();
+      }
     }
     std::unique_lock<std::mutex> lock(mu_);
-    auto until = std::chrono::system_clock::now() + std::chrono::seconds(10);  // resync
+    // Probe instances once a second even when nothing else happens.
+    auto until = std::chrono::system_clock::now() + std::chrono::seconds(1);
     if (next && *next < until) until = *next;
     cv_.wait_until(lock, until, [&] { return dirty_ || stop_.load(); });
   }
+  clusters.stop();
   operations.stop();
 }
 

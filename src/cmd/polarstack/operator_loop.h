@@ -1,7 +1,8 @@
 // The operator as it runs inside `polarstack server` (local mode): it talks to the API
 // over HTTPS with the server's own kubeconfig, like any other client, watches
-// PolarDBOperations with an informer, and runs the operation controller whenever
-// something changed or a workflow is due.
+// PolarDBClusters and PolarDBOperations with informers, and on every pass plans the
+// clusters (derived operations), runs the operation controller, and at most once a
+// second probes the instances to keep cluster status current.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "kube/client.h"
+#include "runtime/runtime.h"
 
 namespace polarstack::cmd {
 
@@ -21,7 +23,7 @@ struct OperatorOptions {
 
 class OperatorLoop {
  public:
-  OperatorLoop(kube::ClientConfig cfg, OperatorOptions opts);
+  OperatorLoop(kube::ClientConfig cfg, OperatorOptions opts, runtime::Runtime& rt);
   ~OperatorLoop();
   void start();
   void stop();
@@ -30,6 +32,7 @@ class OperatorLoop {
   void run();
   kube::ClientConfig cfg_;
   OperatorOptions opts_;
+  runtime::Runtime& rt_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,0 +1,64 @@
+#include "apiserver/cluster_admission.h"
+
+namespace polarstack::apiserver {
+
+using core::Json;
+
+namespace {
+core::Status invalid(const Json& c, std::string field, std::string message) {
+  return core::fail(core::Error::invalid("PolarDBCluster \"" + core::string_at(c, "metadata.name") + "\" is invalid",
+                                         {{std::move(field), std::move(message)}}));
+}
+
+int port_at(const Json& obj, const std::string& path) {
+  const Json* p = core::find_path(obj, path);
+  if (p && p->is_number_integer()) return p->get<int>();
+  if (p && p->is_string()) {  // status.endpoints: "127.0.0.1:port"
+    auto s = p->get<std::string>();
+    auto colon = s.rfind(':');
+    if (colon != std::string::npos) return std::atoi(s.c_str() + colon + 1);
+  }
+  return 0;
+}
+}  // namespace
+
+core::Status check_cluster_ports(Store& store, const std::string& ns, const Json& cluster) {
+  std::string self = ns + "/" + core::string_at(cluster, "metadata.name");
+  for (const char* f : {"readWritePort", "readOnlyPort"}) {
+    int want = port_at(cluster, std::string("spec.endpoints.") + f);
+    if (want == 0) continue;
+    int64_t rev = 0;
+    for (const auto& [key, obj] : store.list("polarstack.io/polardbclusters/", &rev)) {
+      auto other = core::parse_json(*obj.data);
+      if (!other) continue;
+      std::string who = core::string_at(*other, "metadata.namespace") + "/" + core::string_at(*other, "metadata.name");
+      if (who == self) continue;
+      for (const char* path : {"spec.endpoints.readWritePort", "spec.endpoints.readOnlyPort", "status.endpoints.readWrite",
+                               "status.endpoints.readOnly"}) {
+        if (port_at(*other, path) == want) {
+          return invalid(cluster, std::string("spec.endpoints.") + f,
+                         "port " + std::to_string(want) + " is already used by PolarDBCluster " + who);
+        }
+      }
+    }
+  }
+  return {};
+}
+
+core::Status check_cluster_update(const Json& current, const Json& next) {
+  if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};
+  // What this release can change on an existing cluster: readers, storage.retainOnDelete, ha.
+  for (const char* f : {"version", "parameters", "resources", "storage.size", "storage.autoGrow", "replication",
+                        "standby", "primary", "endpoints"}) {
+    const Json* a = core::find_path(current, std::string("spec.") + f);
+    const Json* b = core::find_path(next, std::string("spec.") + f);
+    if ((a ? *a : Json()) != (b ? *b : Json())) {
+      return invalid(next, std::string("spec.") + f,
+                     "cannot be changed on an existing cluster in this release (only spec.readers, "
+                     "spec.storage.retainOnDelete and spec.ha can)");
+    }
+  }
+  return {};
+}
+
+}  // namespace polarstack::apiserver

@@ -1,0 +1,16 @@
+// Admission of PolarDBClusters beyond their own fields: requested endpoint ports must
+// not be another cluster's, and fields this release cannot change on a running cluster
+// are refused with a clear message instead of being silently ignored.
+#pragma once
+
+#include <string>
+
+#include "apiserver/store.h"
+
+namespace polarstack::apiserver {
+
+core::Status check_cluster_ports(Store& store, const std::string& ns, const core::Json& cluster);
+// `current` and `next` are whole objects; called for spec writes only.
+core::Status check_cluster_update(const core::Json& current, const core::Json& next);
+
+}  // namespace polarstack::apiserver

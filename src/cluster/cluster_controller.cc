@@ -1,0 +1,189 @@
+#include "cluster/cluster_controller.h"
+
+#include <cstdio>
+
+#include "cluster/planner.h"
+#include "cluster/workflows.h"
+#include "core/log.h"
+#include "core/time.h"
+
+namespace polarstack::cluster {
+
+using core::Json;
+
+namespace {
+std::optional<uint64_t> lsn_value(const std::string& text) {
+  unsigned hi = 0, lo = 0;
+  if (std::sscanf(text.c_str(), "%X/%X", &hi, &lo) != 2) return std::nullopt;
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message) {
+  return {{"type", type}, {"status", status ? "True" : "False"}, {"reason", reason}, {"message", message}};
+}
+
+// Replaces the conditions of our types, keeping lastTransitionTime when status is unchanged.
+Json merge_conditions(const Json& current, const std::vector<Json>& ours) {
+  Json out = Json::array();
+  for (const auto& c : current.is_array() ? current : Json::array()) {
+    bool replaced = false;
+    for (const auto& o : ours) replaced = replaced || o["type"] == c.value("type", "");
+    if (!replaced) out.push_back(c);
+  }
+  for (auto o : ours) {
+    o["lastTransitionTime"] = core::rfc3339_now();
+    for (const auto& c : current.is_array() ? current : Json::array()) {
+      if (c.value("type", "") == o["type"] && c.value("status", "") == o["status"]) {
+        o["lastTransitionTime"] = c.value("lastTransitionTime", o["lastTransitionTime"].get<std::string>());
+      }
+    }
+    out.push_back(o);
+  }
+  return out;
+}
+}  // namespace
+
+void ClusterController::plan(const std::vector<Json>& clusters, const std::vector<Json>& operations) {
+  for (const auto& c : clusters) {
+    std::vector<Json> mine;
+    for (const auto& o : operations) {
+      if (core::string_at(o, "metadata.namespace") == core::string_at(c, "metadata.namespace") &&
+          core::string_at(o, "spec.clusterRef") == core::string_at(c, "metadata.name")) {
+        mine.push_back(o);
+      }
+    }
+    apply_plan(c, mine);
+  }
+}
+
+void ClusterController::apply_plan(const Json& cluster, const std::vector<Json>& operations) {
+  std::string ns = core::string_at(cluster, "metadata.namespace"), name = core::string_at(cluster, "metadata.name");
+  Plan p = cluster::plan(cluster, operations);
+  if (p.add_finalizer) {
+    Json finalizers = core::find_path(cluster, "metadata.finalizers") ? cluster["metadata"]["finalizers"] : Json::array();
+    finalizers.push_back(kFinalizer);
+    Json patch = {{"metadata", {{"finalizers", finalizers},
+                                {"resourceVersion", core::string_at(cluster, "metadata.resourceVersion")}}}};
+    if (auto st = api_.patch_cluster(ns, name, patch); !st) return;  // retried on the next pass
+  }
+  for (const auto& s : p.supersede) {
+    for (const auto& o : operations) {
+      if (core::string_at(o, "metadata.name") != s) continue;
+      if (auto st = ops_.supersede(o); !st) core::log_info("operator", s + " continues: " + st.error().message);
+    }
+  }
+  if (p.create) {
+    auto st = api_.create_operation(ns, *p.create);
+    if (st) {
+      api_.record_event(cluster, "Normal", "OperationPlanned",
+                        core::string_at(*p.create, "spec.type") + " planned as " + core::string_at(*p.create, "metadata.name"));
+    } else if (st.error().code != core::Code::kAlreadyExists) {
+      core::log_warn("operator", "cannot create " + core::string_at(*p.create, "metadata.name") + ": " + st.error().message);
+    }
+  }
+  if (p.observed_generation) {
+    api_.patch_cluster_status(ns, name, {{"status", {{"observedGeneration", *p.observed_generation}}}});
+  }
+}
+
+Json ClusterController::observed_status(const Json& cluster) {
+  runtime::ClusterKey c{core::string_at(cluster, "metadata.namespace"), core::string_at(cluster, "metadata.name")};
+  bool deleting = !core::string_at(cluster, "metadata.deletionTimestamp").empty();
+  auto all = rt_.list_instances(c);
+  Json instances = Json::array();
+  std::string primary;
+  uint64_t primary_lsn = 0;
+  int ready = 0;
+  std::vector<std::string> not_ready;
+  std::vector<std::pair<size_t, std::string>> replica_lsn;
+  for (const auto& i : all ? *all : std::vector<runtime::InstanceInfo>{}) {
+    if (!i.manager_running && !deleting) {
+      core::log_warn("operator", "instance manager of " + c.str() + "/" + i.name + " is not running: starting it again");
+      rt_.ensure_instance(c, {i.name, "", "", i.node, {}});
+    }
+    auto s = rt_.instance_state(c, i.name);
+    runtime::InstanceState st = s ? *s : runtime::InstanceState{};
+    std::string role = st.reachable && st.role != "unknown" ? st.role : "unknown";
+    Json inst = {{"name", i.name}, {"role", role}, {"node", i.node}, {"ready", st.ready}, {"lsn", st.lsn},
+                 {"lagBytes", 0}, {"version", st.version}, {"port", i.port}};
+    if (st.ready) ++ready;
+    else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));
+    if (role == "primary" && st.ready) {
+      primary = i.name;
+      primary_lsn = lsn_value(st.lsn).value_or(0);
+    } else if (role == "replica") {
+      replica_lsn.push_back({instances.size(), st.lsn});
+    }
+    std::string k = c.str() + "/" + i.name;
+    auto prev = ready_.find(k);
+    if (prev == ready_.end() ? st.ready : prev->second != st.ready) {
+      api_.record_event(cluster, st.ready ? "Normal" : "Warning", st.ready ? "InstanceReady" : "InstanceNotReady",
+                        i.name + (st.ready ? " is ready as " + role : " is not ready: " + (st.last_error.empty() ? st.state : st.last_error)));
+    }
+    ready_[k] = st.ready;
+    instances.push_back(inst);
+  }
+  for (auto& [idx, lsn] : replica_lsn) {
+    auto v = lsn_value(lsn);
+    if (v && primary_lsn > *v) instances[idx]["lagBytes"] = static_cast<int64_t>(primary_lsn - *v);
+  }
+  const Json* r = core::find_path(cluster, "spec.readers");
+  int want = 1 + (r && r->is_number_integer() ? r->get<int>() : 0);
+  const Json* og = core::find_path(cluster, "status.observedGeneration");
+  bool created = og && og->is_number_integer() && og->get<int64_t>() > 0;
+  const Json* gen = core::find_path(cluster, "metadata.generation");
+  bool observed = created && gen && gen->is_number_integer() && og->get<int64_t>() >= gen->get<int64_t>();
+  std::string op = core::string_at(cluster, "status.operation.name");
+  bool interrupted = false;
+  if (const Json* conds = core::find_path(cluster, "status.conditions"); conds && conds->is_array()) {
+    for (const auto& cd : *conds) interrupted = interrupted || (cd.value("type", "") == "Interrupted" && cd.value("status", "") == "True");
+  }
+  bool all_ready = !primary.empty() && ready == want && static_cast<int>(instances.size()) == want;
+  std::vector<Json> conds;
+  if (all_ready) conds.push_back(condition("Ready", true, "AllInstancesReady", std::to_string(ready) + "/" + std::to_string(want) + " instances ready"));
+  else if (primary.empty()) conds.push_back(condition("Ready", false, created ? "PrimaryNotReady" : "Creating", "no ready primary"));
+  else conds.push_back(condition("Ready", false, "InstancesNotReady", std::to_string(ready) + "/" + std::to_string(want) + " instances ready"));
+  conds.push_back(op.empty() ? condition("Progressing", false, "Idle", "")
+                             : condition("Progressing", true, "OperationRunning", core::string_at(cluster, "status.operation.type") + " " + op));
+  bool degraded = created && !not_ready.empty();
+  std::string nr;
+  for (const auto& n : not_ready) nr += (nr.empty() ? "" : ", ") + n;
+  conds.push_back(degraded ? condition("Degraded", true, primary.empty() ? "PrimaryNotReady" : "InstanceNotReady", "not ready: " + nr)
+                           : condition("Degraded", false, "AllInstancesReady", ""));
+  std::string phase = deleting      ? "Deleting"
+                      : interrupted ? "Interrupted"
+                      : !created    ? "Creating"
+                      : degraded    ? "Degraded"
+                      : !observed || !op.empty() ? "Updating"
+                      : all_ready   ? "Running"
+                                    : "Updating";
+  Json status = {{"instances", instances}, {"currentPrimary", primary}, {"readyInstances", ready}, {"phase", phase}};
+  status["conditions"] = merge_conditions(core::find_path(cluster, "status.conditions") ? cluster["status"]["conditions"] : Json::array(), conds);
+  return status;
+}
+
+void ClusterController::observe(const std::vector<Json>& clusters) {
+  for (const auto& cluster : clusters) {
+    Json status = observed_status(cluster);
+    Json current = cluster.value("status", Json::object());
+    bool same = true;
+    for (auto& [k, v] : status.items()) {
+      if (k == "conditions") {
+        // Compare without timestamps.
+        auto strip = [](Json cs) {
+          for (auto& c : cs) c.erase("lastTransitionTime");
+          return cs;
+        };
+        same = same && current.contains(k) && strip(current[k]) == strip(v);
+      } else {
+        same = same && current.contains(k) && current[k] == v;
+      }
+    }
+    if (same) continue;
+    Json patch = {{"metadata", {{"resourceVersion", core::string_at(cluster, "metadata.resourceVersion")}}},
+                  {"status", status}};
+    api_.patch_cluster_status(core::string_at(cluster, "metadata.namespace"), core::string_at(cluster, "metadata.name"), patch);
+  }
+}
+
+}  // namespace polarstack::cluster

@@ -1,0 +1,41 @@
+// Reconciles PolarDBClusters: applies the planner's decisions (finalizer, derived
+// operations, supersede, observedGeneration) and keeps status true to what runs: the
+// instances with role, node, readiness, LSN and lag, the current primary, conditions
+// Ready/Progressing/Degraded with typed reasons, the phase, and Events when an instance
+// becomes ready or stops being ready. An instance manager that died is started again
+// (it re-adopts its running postmaster).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cluster/operation_controller.h"
+#include "cluster/ports.h"
+#include "runtime/runtime.h"
+
+namespace polarstack::cluster {
+
+class ClusterController {
+ public:
+  ClusterController(ClusterApi& api, runtime::Runtime& rt, OperationController& ops)
+      : api_(api), rt_(rt), ops_(ops) {}
+
+  // Plans every cluster (cheap, no probing).
+  void plan(const std::vector<core::Json>& clusters, const std::vector<core::Json>& operations);
+  // Probes the instances of every cluster and writes status when it changed.
+  void observe(const std::vector<core::Json>& clusters);
+
+  // The status fields observed for one cluster (for tests): instances, currentPrimary,
+  // readyInstances, phase, conditions.
+  core::Json observed_status(const core::Json& cluster);
+
+ private:
+  void apply_plan(const core::Json& cluster, const std::vector<core::Json>& operations);
+  ClusterApi& api_;
+  runtime::Runtime& rt_;
+  OperationController& ops_;
+  std::map<std::string, bool> ready_;  // "ns/cluster/instance" -> last readiness seen
+};
+
+}  // namespace polarstack::cluster

@@ -1,0 +1,115 @@
+#include "cluster/planner.h"
+
+#include <algorithm>
+
+#include "cluster/workflows.h"
+
+namespace polarstack::cluster {
+
+using core::Json;
+
+namespace {
+struct Derived {
+  std::string name, type, phase;
+  int64_t generation = 0;
+  int readers = -1;
+};
+
+bool finished(const std::string& phase) { return phase == "Succeeded" || phase == "Cancelled"; }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Json new_operation(const Json& cluster, const std::string& type, int64_t generation, std::optional<int> readers) {
+  std::string name = core::string_at(cluster, "metadata.name");
+  Json op = {{"apiVersion", "polarstack.io/v1"},
+             {"kind", "PolarDBOperation"},
+             {"metadata",
+              {{"name", name + "-" + lower(type) + "-g" + std::to_string(generation)},
+               {"namespace", core::string_at(cluster, "metadata.namespace")},
+               {"labels", {{kDerivedLabel, "true"}, {"polarstack.io/cluster", name},
+                           {kClusterUidLabel, core::string_at(cluster, "metadata.uid")}}},
+               {"annotations", {{kGenerationAnnotation, std::to_string(generation)}}}}},
+             {"spec", {{"clusterRef", name}, {"type", type}}}};
+  if (readers) op["spec"]["readers"] = *readers;
+  return op;
+}
+}  // namespace
+
+Plan plan(const Json& cluster, const std::vector<Json>& operations) {
+  Plan p;
+  const Json* gen_j = core::find_path(cluster, "metadata.generation");
+  int64_t generation = gen_j && gen_j->is_number_integer() ? gen_j->get<int64_t>() : 1;
+  const Json* r = core::find_path(cluster, "spec.readers");
+  int readers = r && r->is_number_integer() ? r->get<int>() : 0;
+  bool deleting = !core::string_at(cluster, "metadata.deletionTimestamp").empty();
+
+  std::vector<Derived> derived;
+  for (const auto& o : operations) {
+    const Json* labels = core::find_path(o, "metadata.labels");  // label keys contain dots: no dotted path
+    if (!labels || !labels->is_object() || labels->value(kDerivedLabel, "") != "true") continue;
+    // Left over from an earlier cluster of the same name: not this one's history.
+    if (labels->value(kClusterUidLabel, "") != core::string_at(cluster, "metadata.uid")) continue;
+    Derived d;
+    d.name = core::string_at(o, "metadata.name");
+    d.type = core::string_at(o, "spec.type");
+    d.phase = core::string_at(o, "status.phase");
+    const Json* ann = core::find_path(o, "metadata.annotations");
+    if (ann && ann->contains(kGenerationAnnotation)) {
+      try {
+        d.generation = std::stoll((*ann)[kGenerationAnnotation].get<std::string>());
+      } catch (const std::exception&) {
+      }
+    }
+    if (const Json* rr = core::find_path(o, "spec.readers"); rr && rr->is_number_integer()) d.readers = rr->get<int>();
+    derived.push_back(d);
+  }
+  std::sort(derived.begin(), derived.end(), [](const Derived& a, const Derived& b) { return a.generation < b.generation; });
+
+  if (deleting) {
+    bool have_delete = std::any_of(derived.begin(), derived.end(), [](const Derived& d) { return d.type == "Delete"; });
+    bool ours = false;
+    if (const Json* f = core::find_path(cluster, "metadata.finalizers"); f && f->is_array()) {
+      ours = std::find(f->begin(), f->end(), Json(kFinalizer)) != f->end();
+    }
+    if (!have_delete && ours) p.create = new_operation(cluster, "Delete", generation, std::nullopt);
+    for (const auto& d : derived) {
+      if (d.type != "Delete" && !finished(d.phase)) p.supersede.push_back(d.name);
+    }
+    return p;
+  }
+
+  bool has_finalizer = false;
+  if (const Json* f = core::find_path(cluster, "metadata.finalizers"); f && f->is_array()) {
+    has_finalizer = std::find(f->begin(), f->end(), Json(kFinalizer)) != f->end();
+  }
+  p.add_finalizer = !has_finalizer;
+
+  // The readers the latest derived Create/ScaleReaders aims at.
+  const Derived* latest = nullptr;
+  for (const auto& d : derived) {
+    if (d.type == "Create" || d.type == "ScaleReaders") latest = &d;
+  }
+  if (!latest) {
+    p.create = new_operation(cluster, "Create", generation, readers);
+    return p;
+  }
+  if (latest->generation < generation && latest->readers != readers) {
+    p.create = new_operation(cluster, "ScaleReaders", generation, readers);
+    for (const auto& d : derived) {
+      if (d.type == "ScaleReaders" && !finished(d.phase)) p.supersede.push_back(d.name);
+    }
+    return p;
+  }
+  // Nothing new to do: the spec is observed once the latest run has succeeded.
+  if (latest->phase == "Succeeded") {
+    const Json* og = core::find_path(cluster, "status.observedGeneration");
+    int64_t observed = og && og->is_number_integer() ? og->get<int64_t>() : 0;
+    if (observed < generation) p.observed_generation = generation;
+  }
+  return p;
+}
+
+}  // namespace polarstack::cluster

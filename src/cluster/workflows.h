@@ -1,0 +1,34 @@
+// The PolarDBCluster lifecycle workflows, built from the Runtime port and the API port:
+//
+//   Create:        check-ports, secrets, primary, wait-primary, endpoints, readers, wait-readers
+//   ScaleReaders:  add-readers, wait-readers, remove-readers (point of no return)
+//   Delete:        remove-endpoints, remove-readers, remove-primary, remove-cluster, release
+//
+// Instances are named <cluster>-<n>: the primary is created as <cluster>-0, readers take
+// the lowest free numbers, and scaling down removes the highest-numbered readers (and
+// their replication slots). Every step is idempotent and converges on its target, so a
+// step run again after a crash, or a superseded run, leaves nothing half-done behind.
+#pragma once
+
+#include <string>
+
+#include "cluster/ports.h"
+#include "runtime/runtime.h"
+#include "workflow/engine.h"
+
+namespace polarstack::cluster {
+
+inline constexpr const char* kFinalizer = "polarstack.io/cluster";
+
+struct WorkflowOptions {
+  std::chrono::milliseconds poll{500};           // how often a waiting step looks again
+  std::chrono::minutes ready_timeout{10};         // an instance not ready by then interrupts the run
+};
+
+void register_cluster_workflows(workflow::Engine& engine, ClusterApi& api, runtime::Runtime& rt,
+                                WorkflowOptions opts = {});
+
+// "<cluster>-<n>" -> n; -1 if `instance` is not named like that.
+int instance_number(const std::string& cluster, const std::string& instance);
+
+}  // namespace polarstack::cluster

@@ -1,0 +1,42 @@
+#include "instance/config.h"
+
+#include "core/files.h"
+
+namespace polarstack::instance {
+
+core::Json Config::to_json() const {
+  return {{"name", name}, {"cluster", cluster}, {"role", role}, {"port", port}, {"apiPort", api_port},
+          {"primaryHost", primary_host}, {"primaryPort", primary_port}, {"slot", slot}, {"parameters", parameters}};
+}
+
+core::Result<Config> Config::from_json(const core::Json& j) {
+  try {
+    Config c;
+    c.name = j.at("name").get<std::string>();
+    c.cluster = j.value("cluster", "");
+    c.role = j.at("role").get<std::string>();
+    c.port = j.at("port").get<int>();
+    c.api_port = j.at("apiPort").get<int>();
+    c.primary_host = j.value("primaryHost", "127.0.0.1");
+    c.primary_port = j.value("primaryPort", 0);
+    c.slot = j.value("slot", "");
+    c.parameters = j.value("parameters", std::map<std::string, std::string>{});
+    if (c.role != "primary" && c.role != "replica") return core::fail(core::Code::kInvalid, "role: must be primary or replica");
+    if (c.role == "replica" && (c.primary_port <= 0 || c.slot.empty())) {
+      return core::fail(core::Code::kInvalid, "a replica needs primaryPort and slot");
+    }
+    return c;
+  } catch (const std::exception& e) {
+    return core::fail(core::Code::kInvalid, std::string("instance config: ") + e.what());
+  }
+}
+
+core::Result<Config> load_config(const Paths& paths) {
+  auto text = core::read_file(paths.config());
+  if (!text) return std::unexpected(text.error());
+  auto j = core::parse_json(*text);
+  if (!j) return std::unexpected(j.error());
+  return Config::from_json(*j);
+}
+
+}  // namespace polarstack::instance

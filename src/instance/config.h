@@ -1,0 +1,60 @@
+// What one instance manager supervises, as written by the runtime into the instance's
+// directory (instance.json), and the layout of that directory. Shared by the manager
+// (which reads it) and the local runtime (which writes it).
+//
+//   <dir>/instance.json   this config (0600)
+//   <dir>/token           bearer token of the instance API (0600)
+//   <dir>/secrets/        superuser and replication passwords, .pgpass (0600)
+//   <dir>/data/           PGDATA
+//   <dir>/run/            unix socket directory
+//   <dir>/instance.lock   held (flock) by the running manager: never two copies
+//   <dir>/instance.pid    the manager's pid
+//   <dir>/instance.log, <dir>/postgres.log
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "core/error.h"
+#include "core/json.h"
+
+namespace polarstack::instance {
+
+inline constexpr const char* kBinDir = "/usr/lib/postgresql/15/bin";
+inline constexpr const char* kSuperuser = "postgres";
+inline constexpr const char* kReplicationUser = "replicator";
+
+struct Config {
+  std::string name;       // instance name, also application_name
+  std::string cluster;    // "namespace/name"
+  std::string role;       // bootstrap role: "primary" (initdb) or "replica" (pg_basebackup)
+  int port = 0;           // PostgreSQL port on 127.0.0.1
+  int api_port = 0;       // instance API port on 127.0.0.1
+  std::string primary_host = "127.0.0.1";
+  int primary_port = 0;   // replica: where to clone from and stream from
+  std::string slot;       // replica: physical replication slot on the primary
+  std::map<std::string, std::string> parameters;
+
+  core::Json to_json() const;
+  static core::Result<Config> from_json(const core::Json& j);
+};
+
+struct Paths {
+  std::string dir;
+  std::string config() const { return dir + "/instance.json"; }
+  std::string token() const { return dir + "/token"; }
+  std::string secrets() const { return dir + "/secrets"; }
+  std::string superuser_password() const { return secrets() + "/superuser"; }
+  std::string replication_password() const { return secrets() + "/replication"; }
+  std::string pgpass() const { return secrets() + "/pgpass"; }
+  std::string data() const { return dir + "/data"; }
+  std::string run() const { return dir + "/run"; }
+  std::string lock() const { return dir + "/instance.lock"; }
+  std::string pid() const { return dir + "/instance.pid"; }
+  std::string log() const { return dir + "/instance.log"; }
+  std::string postgres_log() const { return dir + "/postgres.log"; }
+};
+
+core::Result<Config> load_config(const Paths& paths);
+
+}  // namespace polarstack::instance

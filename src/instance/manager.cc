@@ -1,0 +1,359 @@
+#include "instance/manager.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "core/process.h"
+#include "core/time.h"
+#include "instance/postgres.h"
+
+namespace polarstack::instance {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+constexpr int kMaxQuickCrashes = 10;
+constexpr auto kStableAfter = 60s;
+
+class Manager {
+ public:
+  Manager(Paths paths, Config cfg, std::string token)
+      : paths_(std::move(paths)), cfg_(cfg), token_(std::move(token)), prober_(paths_, cfg) {}
+
+  int run();
+
+ private:
+  bool serve();
+  void supervise();
+  void on_postmaster_exit(int status);
+  void start();
+  void stop_postmaster();
+  bool wait_signal(std::chrono::milliseconds timeout);
+  core::Json status();
+  void set_state(const std::string& s, const std::string& error = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = s;
+    if (!error.empty()) last_error_ = error;
+  }
+
+  Paths paths_;
+  Config cfg_;
+  std::string token_;
+  httplib::Server http_;
+  std::thread http_thread_;
+  sigset_t sigs_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> restart_requested_{false};
+
+  std::mutex mu_;  // guards the fields below
+  std::string state_ = "Starting";
+  std::string last_error_;
+  pid_t pm_ = -1;
+  bool pm_child_ = false;
+  int restarts_ = 0;
+  int quick_crashes_ = 0;
+  bool role_ready_ = false;
+  Clock::time_point started_at_{}, next_start_{};
+
+  std::mutex probe_mu_;  // guards prober_
+  Prober prober_;
+};
+
+bool Manager::wait_signal(std::chrono::milliseconds timeout) {
+  struct timespec ts {
+    static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)
+  };
+  int sig = ::sigtimedwait(&sigs_, nullptr, &ts);
+  if (sig > 0) stop_ = true;
+  return stop_.load();
+}
+
+core::Json Manager::status() {
+  Probe p;
+  {
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    p = prober_.probe();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string role = !p.connected ? "unknown" : p.in_recovery ? "replica" : "primary";
+  bool ready = p.connected && (p.in_recovery ? p.streaming : role_ready_);
+  return {{"name", cfg_.name}, {"cluster", cfg_.cluster}, {"role", role}, {"state", state_}, {"ready", ready},
+          {"port", cfg_.port}, {"postmasterPid", pm_}, {"managerPid", ::getpid()}, {"timeline", p.timeline},
+          {"currentLsn", p.current_lsn}, {"receivedLsn", p.received_lsn}, {"replayedLsn", p.replayed_lsn},
+          {"lsn", p.in_recovery ? p.replayed_lsn : p.current_lsn}, {"streaming", p.streaming},
+          {"version", p.version}, {"dataDirBytes", dir_bytes(paths_.data())}, {"restarts", restarts_},
+          {"lastError", last_error_.empty() ? p.error : last_error_}};
+}
+
+bool Manager::serve() {
+  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+    std::string auth = req.get_header_value("Authorization");
+    std::string want = "Bearer " + token_;
+    if (auth.size() == want.size() && CRYPTO_memcmp(auth.data(), want.data(), want.size()) == 0) return true;
+    res.status = 401;
+    res.set_content(R"({"error":"missing or wrong bearer token"})", "application/json");
+    return false;
+  };
+  auto reply = [](httplib::Response& res, const core::Status& st) {
+    if (st) {
+      res.set_content(R"({"ok":true})", "application/json");
+    } else {
+      res.status = st.error().code == core::Code::kConflict ? 409 : 500;
+      res.set_content(core::Json{{"error", st.error().message}}.dump(), "application/json");
+    }
+  };
+  http_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  http_.Get("/v1/status", [this, authorized](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req, res)) res.set_content(status().dump(), "application/json");
+  });
+  auto slot_handler = [this, authorized, reply](bool create) {
+    return [this, authorized, reply, create](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::string slot = req.matches[1];
+      std::lock_guard<std::mutex> lock(probe_mu_);
+      reply(res, create ? prober_.ensure_slot(slot) : prober_.drop_slot(slot));
+    };
+  };
+  // Slot names are checked by the route: anything else is a 404.
+  http_.Put(R"(/v1/slots/([a-z0-9_]{1,63}))", slot_handler(true));
+  http_.Delete(R"(/v1/slots/([a-z0-9_]{1,63}))", slot_handler(false));
+  http_.Post("/v1/reload", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    auto st = write_conf(paths_, cfg_);
+    reply(res, st ? prober_.reload() : st);
+  });
+  http_.Post("/v1/promote", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    reply(res, prober_.promote());
+  });
+  http_.Post("/v1/restart", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    restart_requested_ = true;
+    reply(res, {});
+  });
+  http_.Post("/v1/stop", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    reply(res, {});
+    ::kill(::getpid(), SIGTERM);  // picked up by the supervision loop's sigtimedwait
+  });
+  if (!http_.bind_to_port("127.0.0.1", cfg_.api_port)) {
+    core::log_error("instance", "cannot listen on 127.0.0.1:" + std::to_string(cfg_.api_port));
+    return false;
+  }
+  http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+  return true;
+}
+
+void Manager::start() {
+  if (auto st = write_conf(paths_, cfg_); !st) {
+    set_state("Failed", st.error().message);
+    return;
+  }
+  auto pid = start_postmaster(paths_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!pid) {
+    last_error_ = pid.error().message;
+    next_start_ = Clock::now() + 5s;
+    return;
+  }
+  pm_ = *pid;
+  pm_child_ = true;
+  started_at_ = Clock::now();
+  state_ = "Running";
+  core::log_info("instance", "postmaster started, pid " + std::to_string(pm_));
+}
+
+void Manager::on_postmaster_exit(int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Orphaned backends may still hold connections and acknowledge commits: end them now.
+  ::kill(-pm_, SIGKILL);
+  std::string how = status < 0 ? "vanished" : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                                                   : "exited with status " + std::to_string(WEXITSTATUS(status));
+  last_error_ = "postmaster (pid " + std::to_string(pm_) + ") " + how;
+  core::log_warn("instance", last_error_);
+  pm_ = -1;
+  ++restarts_;
+  if (Clock::now() - started_at_ > kStableAfter) quick_crashes_ = 0;
+  if (++quick_crashes_ > kMaxQuickCrashes) {
+    state_ = "CrashLoop";
+    core::log_error("instance", "postmaster crashed " + std::to_string(kMaxQuickCrashes) +
+                                    " times in a row; not restarting it until POST /v1/restart");
+    return;
+  }
+  // The first restart is immediate; then 1s, 2s, 4s, ... up to 30s.
+  auto backoff = quick_crashes_ <= 1 ? 0s : std::min<std::chrono::seconds>(30s, std::chrono::seconds(1 << std::min(quick_crashes_ - 2, 5)));
+  next_start_ = Clock::now() + backoff;
+  state_ = "Restarting";
+}
+
+void Manager::stop_postmaster() {
+  pid_t pm;
+  bool child;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pm = pm_;
+    child = pm_child_;
+  }
+  if (pm <= 0) return;
+  ::kill(pm, SIGINT);  // fast shutdown
+  auto deadline = Clock::now() + 60s;
+  while (Clock::now() < deadline) {
+    if (child) {
+      int st;
+      if (::waitpid(pm, &st, WNOHANG) == pm) break;
+    } else if (!core::process_alive(pm)) {
+      break;
+    }
+    std::this_thread::sleep_for(20ms);  // polling the exit of a process we may not own
+  }
+  ::kill(-pm, SIGKILL);
+  if (child) ::waitpid(pm, nullptr, WNOHANG);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pm_ = -1;
+  }
+  std::lock_guard<std::mutex> plock(probe_mu_);
+  prober_.reset();
+}
+
+void Manager::supervise() {
+  while (!wait_signal(100ms)) {
+    pid_t pm;
+    bool child;
+    std::string state;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pm = pm_;
+      child = pm_child_;
+      state = state_;
+    }
+    if (restart_requested_.exchange(false)) {
+      core::log_info("instance", "restart requested");
+      stop_postmaster();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        quick_crashes_ = 0;
+      }
+      start();
+      continue;
+    }
+    if (pm > 0) {
+      int st = -1;
+      bool dead = child ? ::waitpid(pm, &st, WNOHANG) == pm : !core::process_alive(pm);
+      if (dead) {
+        on_postmaster_exit(st);
+        std::lock_guard<std::mutex> plock(probe_mu_);
+        prober_.reset();
+        continue;
+      }
+      bool need_role;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        need_role = !role_ready_;
+      }
+      if (need_role) {
+        std::lock_guard<std::mutex> plock(probe_mu_);
+        Probe p = prober_.probe();
+        if (p.connected && p.in_recovery) {
+          std::lock_guard<std::mutex> lock(mu_);
+          role_ready_ = true;  // a replica gets the role from its primary
+        } else if (p.connected && prober_.ensure_replication_role()) {
+          std::lock_guard<std::mutex> lock(mu_);
+          role_ready_ = true;
+        }
+      }
+    } else if (state == "Restarting" || state == "Starting") {
+      bool due;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        due = Clock::now() >= next_start_;
+      }
+      if (due) start();
+    }
+  }
+}
+
+int Manager::run() {
+  sigemptyset(&sigs_);
+  sigaddset(&sigs_, SIGTERM);
+  sigaddset(&sigs_, SIGINT);
+  sigaddset(&sigs_, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &sigs_, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  int lock_fd = ::open(paths_.lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    core::log_error("instance", "another manager already runs " + paths_.dir);
+    return 3;
+  }
+  if (auto st = core::write_file_atomic(paths_.pid(), std::to_string(::getpid()) + "\n"); !st) {
+    core::log_error("instance", st.error().message);
+    return 1;
+  }
+  if (!serve()) return 4;
+  core::log_info("instance", "managing " + cfg_.name + " (" + cfg_.role + ") on port " + std::to_string(cfg_.port));
+
+  set_state("Bootstrapping");
+  for (int attempt = 1; !stop_.load(); ++attempt) {
+    auto st = bootstrap(paths_, cfg_, stop_);
+    if (st) break;
+    core::log_warn("instance", "bootstrap attempt " + std::to_string(attempt) + ": " + st.error().message);
+    set_state("Bootstrapping", st.error().message);
+    if (wait_signal(std::chrono::milliseconds(std::min(500 * attempt, 5000)))) break;
+  }
+  if (!stop_.load()) {
+    if (auto pm = running_postmaster(paths_)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      pm_ = *pm;
+      pm_child_ = false;
+      started_at_ = Clock::now();
+      state_ = "Running";
+      core::log_info("instance", "adopted the running postmaster, pid " + std::to_string(pm_));
+    } else {
+      set_state("Starting");
+      start();
+    }
+    supervise();
+  }
+  core::log_info("instance", "stopping");
+  set_state("Stopping");
+  stop_postmaster();
+  http_.stop();
+  if (http_thread_.joinable()) http_thread_.join();
+  ::unlink(paths_.pid().c_str());
+  return 0;
+}
+}  // namespace
+
+int run_manager(const std::string& dir) {
+  Paths paths{dir};
+  auto cfg = load_config(paths);
+  if (!cfg) {
+    core::log_error("instance", cfg.error().message);
+    return 2;
+  }
+  auto token = core::read_file(paths.token());
+  if (!token || token->empty()) {
+    core::log_error("instance", "cannot read the API token " + paths.token());
+    return 2;
+  }
+  std::string t = *token;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  Manager m(paths, *cfg, t);
+  return m.run();
+}
+
+}  // namespace polarstack::instance

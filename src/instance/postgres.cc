@@ -1,0 +1,238 @@
+#include "instance/postgres.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "core/process.h"
+
+namespace polarstack::instance {
+
+namespace fs = std::filesystem;
+using core::Code;
+
+namespace {
+std::string bin(const char* name) { return std::string(kBinDir) + "/" + name; }
+
+std::string conf_quote(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string tail_of(const std::string& path, size_t bytes = 600) {
+  auto text = core::read_file(path);
+  if (!text) return "";
+  std::string t = text->size() > bytes ? text->substr(text->size() - bytes) : *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+// Runs a tool to completion, its output appended to `log`.
+core::Status run_tool(std::vector<std::string> argv, const std::map<std::string, std::string>& env,
+                      const std::string& log, const std::atomic<bool>& stop) {
+  auto child = core::spawn({std::move(argv), env, log});
+  if (!child) return std::unexpected(child.error());
+  while (true) {
+    if (auto st = child->wait_for(std::chrono::milliseconds(200))) {
+      if (WIFEXITED(*st) && WEXITSTATUS(*st) == 0) return {};
+      return core::fail(Code::kInternal, "exited with status " + std::to_string(WEXITSTATUS(*st)) + ": " + tail_of(log));
+    }
+    if (stop.load()) return core::fail(Code::kUnavailable, "stopping");
+  }
+}
+}  // namespace
+
+core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop) {
+  if (core::file_exists(paths.data() + "/PG_VERSION")) return {};
+  std::string tmp = paths.data() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  std::string log = paths.dir + "/bootstrap.log";
+  if (cfg.role == "primary") {
+    auto st = run_tool({bin("initdb"), "-D", tmp, "-U", kSuperuser, "--pwfile=" + paths.superuser_password(),
+                        "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"},
+                       {}, log, stop);
+    if (!st) return core::fail(Code::kInternal, "initdb failed: " + st.error().message);
+  } else {
+    auto st = run_tool({bin("pg_basebackup"), "-h", cfg.primary_host, "-p", std::to_string(cfg.primary_port), "-U",
+                        kReplicationUser, "-D", tmp, "-X", "stream", "-S", cfg.slot, "-c", "fast", "--no-password"},
+                       {{"PGPASSFILE", paths.pgpass()}}, log, stop);
+    if (!st) return core::fail(Code::kUnavailable, "pg_basebackup failed: " + st.error().message);
+    if (auto w = core::write_file_atomic(tmp + "/standby.signal", ""); !w) return w;
+    fs::remove(tmp + "/polarstack.conf", ec);
+  }
+  {
+    std::ofstream conf(tmp + "/postgresql.conf", std::ios::app);
+    conf << "\n# Written by polarstack: the settings it owns.\ninclude_if_exists = 'polarstack.conf'\n";
+    if (!conf) return core::fail(Code::kInternal, "cannot append to postgresql.conf");
+  }
+  fs::rename(tmp, paths.data(), ec);
+  if (ec) return core::fail(Code::kInternal, "cannot rename " + tmp + ": " + ec.message());
+  return {};
+}
+
+core::Status write_conf(const Paths& paths, const Config& cfg) {
+  std::string c = "# Managed by polarstack; rewritten on every start. Do not edit.\n";
+  auto set = [&](const std::string& k, const std::string& v) { c += k + " = " + conf_quote(v) + "\n"; };
+  for (const auto& [k, v] : cfg.parameters) set(k, v);
+  set("listen_addresses", "127.0.0.1");
+  set("port", std::to_string(cfg.port));
+  set("unix_socket_directories", paths.run());
+  set("wal_level", "replica");
+  set("hot_standby", "on");
+  set("hot_standby_feedback", "on");
+  set("wal_log_hints", "on");
+  set("max_wal_senders", "20");
+  set("max_replication_slots", "20");
+  set("cluster_name", cfg.name);
+  if (cfg.role == "replica") {
+    set("primary_conninfo", "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" +
+                                kReplicationUser + " passfile=" + paths.pgpass() + " application_name=" + cfg.name);
+    set("primary_slot_name", cfg.slot);
+  }
+  return core::write_file_atomic(paths.data() + "/polarstack.conf", c);
+}
+
+std::optional<pid_t> running_postmaster(const Paths& paths) {
+  std::ifstream in(paths.data() + "/postmaster.pid");
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) return std::nullopt;
+  if (!core::process_alive(static_cast<pid_t>(pid))) return std::nullopt;
+  auto args = core::process_cmdline(static_cast<pid_t>(pid));
+  if (args.empty() || args[0].find("postgres") == std::string::npos) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+core::Result<pid_t> start_postmaster(const Paths& paths) {
+  if (auto st = core::ensure_dir(paths.run()); !st) return std::unexpected(st.error());
+  core::SpawnOptions o;
+  o.argv = {bin("postgres"), "-D", paths.data()};
+  o.stdout_path = paths.postgres_log();
+  o.new_process_group = true;
+  auto child = core::spawn(o);
+  if (!child) return std::unexpected(child.error());
+  return child->release();  // the manager reaps it itself
+}
+
+core::Result<engine::Connection*> Prober::conn() {
+  if (conn_ && conn_->ok()) return &*conn_;
+  conn_.reset();
+  auto pw = core::read_file(paths_.superuser_password());
+  if (!pw) return std::unexpected(pw.error());
+  std::string password = *pw;
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  auto c = engine::Connection::open({{"host", paths_.run()}, {"port", std::to_string(cfg_.port)},
+                                     {"user", kSuperuser}, {"password", password}, {"dbname", "postgres"},
+                                     {"application_name", "polarstack-instance"}},
+                                    std::chrono::seconds(2));
+  if (!c) return std::unexpected(c.error());
+  conn_ = std::move(*c);
+  return &*conn_;
+}
+
+Probe Prober::probe() {
+  Probe p;
+  auto c = conn();
+  if (!c) {
+    p.error = c.error().message;
+    return p;
+  }
+  auto rows = (*c)->query(
+      "select pg_is_in_recovery(), case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end, "
+      "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+      "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
+      "(select timeline_id from pg_control_checkpoint())), "
+      "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version')");
+  if (!rows || rows->empty()) {
+    p.error = rows ? "no row" : rows.error().message;
+    conn_.reset();
+    return p;
+  }
+  const auto& r = (*rows)[0];
+  p.connected = true;
+  p.in_recovery = r[0].value_or("f") == "t";
+  p.current_lsn = r[1].value_or("");
+  p.received_lsn = r[2].value_or("");
+  p.replayed_lsn = r[3].value_or("");
+  p.timeline = r[4] ? std::stoll(*r[4]) : 0;
+  p.streaming = r[5].value_or("") == "streaming";
+  p.version = r[6].value_or("");
+  return p;
+}
+
+core::Status Prober::ensure_replication_role() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  auto pw = core::read_file(paths_.replication_password());
+  if (!pw) return std::unexpected(pw.error());
+  std::string password = *pw;
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  // DDL takes no parameters: the password is a generated hex string, quoted as a literal.
+  for (char ch : password) {
+    if (!isxdigit(static_cast<unsigned char>(ch))) return core::fail(Code::kInvalid, "replication password is not hex");
+  }
+  return (*c)->exec(std::string("do $$ begin if not exists (select 1 from pg_roles where rolname = '") +
+                    kReplicationUser + "') then create role " + kReplicationUser +
+                    " with replication login password '" + password + "'; end if; end $$");
+}
+
+core::Status Prober::ensure_slot(const std::string& slot) {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  return (*c)->exec(
+      "select pg_create_physical_replication_slot($1, true) where not exists "
+      "(select 1 from pg_replication_slots where slot_name = $1)",
+      {slot});
+}
+
+core::Status Prober::drop_slot(const std::string& slot) {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  // An active slot cannot be dropped: end its walsender first.
+  (void)(*c)->exec("select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active",
+                   {slot});
+  for (int i = 0; i < 50; ++i) {
+    auto r = (*c)->exec("select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1 "
+                        "and not active",
+                        {slot});
+    if (!r) return r;
+    auto left = (*c)->query("select 1 from pg_replication_slots where slot_name = $1", {slot});
+    if (left && left->empty()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the walsender is exiting
+  }
+  return core::fail(Code::kConflict, "slot " + slot + " is still in use");
+}
+
+core::Status Prober::promote() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  return (*c)->exec("select pg_promote(true, 30)");
+}
+
+core::Status Prober::reload() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  return (*c)->exec("select pg_reload_conf()");
+}
+
+int64_t dir_bytes(const std::string& dir) {
+  std::error_code ec;
+  int64_t total = 0;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code e2;
+    if (it->is_regular_file(e2)) total += static_cast<int64_t>(it->file_size(e2));
+  }
+  return total;
+}
+
+}  // namespace polarstack::instance

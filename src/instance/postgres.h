@@ -1,0 +1,68 @@
+// The PostgreSQL side of the instance manager: bootstrap (initdb or pg_basebackup),
+// the configuration polarstack owns, starting the postmaster, and probing it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "engine/pg.h"
+#include "instance/config.h"
+
+namespace polarstack::instance {
+
+// Creates <data> if it does not exist yet: initdb for a primary, pg_basebackup from the
+// primary (through its replication slot) for a replica. Works in <data>.tmp and renames
+// at the end, so an interrupted bootstrap starts over instead of leaving half a PGDATA.
+core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop);
+
+// (Re)writes <data>/polarstack.conf (included from postgresql.conf): the settings
+// polarstack owns plus the user's parameters.
+core::Status write_conf(const Paths& paths, const Config& cfg);
+
+// The pid of a running postmaster of <data> (from postmaster.pid), if any.
+std::optional<pid_t> running_postmaster(const Paths& paths);
+
+// Starts `postgres -D <data>` in its own process group, output to postgres.log.
+core::Result<pid_t> start_postmaster(const Paths& paths);
+
+struct Probe {
+  bool connected = false;
+  bool in_recovery = false;
+  bool streaming = false;      // replica: the WAL receiver is streaming
+  std::string current_lsn;     // primary
+  std::string received_lsn;    // replica
+  std::string replayed_lsn;    // replica
+  int64_t timeline = 0;
+  std::string version;
+  std::string error;
+};
+
+// A probing connection over the unix socket as the superuser, reconnecting as needed.
+class Prober {
+ public:
+  explicit Prober(Paths paths, Config cfg) : paths_(std::move(paths)), cfg_(std::move(cfg)) {}
+  Probe probe();
+  // Creates the replication role on a primary if missing (idempotent).
+  core::Status ensure_replication_role();
+  core::Status ensure_slot(const std::string& slot);
+  core::Status drop_slot(const std::string& slot);
+  core::Status promote();
+  core::Status reload();
+  void reset() { conn_.reset(); }
+
+ private:
+  core::Result<engine::Connection*> conn();
+  Paths paths_;
+  Config cfg_;
+  std::optional<engine::Connection> conn_;
+};
+
+// Bytes under `dir` (0 if it does not exist).
+int64_t dir_bytes(const std::string& dir);
+
+}  // namespace polarstack::instance

@@ -1,0 +1,408 @@
+#include "runtime/local/local_runtime.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/process.h"
+#include "instance/config.h"
+
+namespace polarstack::runtime::local {
+
+namespace fs = std::filesystem;
+using core::Code;
+using core::Json;
+
+namespace {
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The pid in `pid_file` if that process is alive and is `polarstack <sub> --dir <dir>`.
+pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std::string& dir) {
+  auto text = core::read_file(pid_file);
+  if (!text) return -1;
+  pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
+  if (!core::process_alive(pid)) return -1;
+  auto args = core::process_cmdline(pid);
+  if (args.size() < 4 || args[1] != sub || args[3] != dir) return -1;
+  return pid;
+}
+
+// Stops a daemon we started (found by its verified pid file): SIGTERM, then SIGKILL.
+void stop_daemon(const std::string& pid_file, const std::string& sub, const std::string& dir,
+                 std::chrono::seconds grace) {
+  pid_t pid = daemon_pid(pid_file, sub, dir);
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (core::process_alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // waiting for a process that is not our child
+  }
+  if (core::process_alive(pid)) ::kill(pid, SIGKILL);
+}
+
+std::string slot_name(const std::string& instance) {
+  std::string s = instance;
+  for (auto& ch : s) ch = ch == '-' ? '_' : ch;
+  return s;
+}
+}  // namespace
+
+core::Result<Node> parse_node(const std::string& text) {
+  static const std::regex re("^([a-z0-9]([-a-z0-9]*[a-z0-9])?)=([0-9]+)-([0-9]+)(:(/.*))?$");
+  std::smatch m;
+  if (!std::regex_match(text, m, re)) {
+    return core::fail(Code::kInvalid, "--node: expected NAME=LOW-HIGH[:/root], got \"" + text + "\"");
+  }
+  Node n{m[1], m[6], std::stoi(m[3]), std::stoi(m[4])};
+  if (n.port_min < 1024 || n.port_max > 65535 || n.port_min > n.port_max) {
+    return core::fail(Code::kInvalid, "--node " + n.name + ": ports must be a range within 1024-65535");
+  }
+  return n;
+}
+
+std::string default_data_root(const std::string& home) {
+  return ::geteuid() == 0 ? "/var/lib/polarstack" : home + "/data";
+}
+
+LocalRuntime::LocalRuntime(Options opts) : opts_(std::move(opts)), ports_(opts_.data_root) {}
+
+core::Result<std::unique_ptr<LocalRuntime>> LocalRuntime::open(Options opts) {
+  if (opts.nodes.empty()) return core::fail(Code::kInvalid, "the local runtime needs at least one node");
+  std::unique_ptr<LocalRuntime> rt(new LocalRuntime(std::move(opts)));
+  if (::geteuid() == 0) {
+    auto ids = core::lookup_user("postgres");
+    if (!ids) return core::fail(Code::kInvalid, "running as root, PostgreSQL must run as the postgres OS user: " +
+                                                    ids.error().message + " (install postgresql-15)");
+    rt->pg_uid_ = ids->uid;
+    rt->pg_gid_ = ids->gid;
+  }
+  for (const auto& d : {rt->opts_.data_root, rt->opts_.data_root + "/nodes"}) {
+    if (auto st = rt->prepare_dir(d, false); !st) return std::unexpected(st.error());
+  }
+  for (const auto& n : rt->opts_.nodes) {
+    if (auto st = rt->prepare_dir(rt->node_root(n), false); !st) return std::unexpected(st.error());
+  }
+  return rt;
+}
+
+core::Status LocalRuntime::prepare_dir(const std::string& dir, bool for_postgres) {
+  // Directories on the way to an instance must be traversable (not listable) by postgres.
+  if (auto st = core::ensure_dir(dir, for_postgres ? 0700 : 0711); !st) return st;
+  if (for_postgres && pg_uid_ >= 0) {
+    std::error_code ec;
+    if (::chown(dir.c_str(), pg_uid_, pg_gid_) != 0) return core::fail(Code::kInternal, "cannot chown " + dir);
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (::lchown(it->path().c_str(), pg_uid_, pg_gid_) != 0) return core::fail(Code::kInternal, "cannot chown " + it->path().string());
+    }
+  } else if (!for_postgres) {
+    ::chmod(dir.c_str(), 0711);
+  }
+  return {};
+}
+
+std::string LocalRuntime::cluster_dir(const ClusterKey& c) const {
+  return opts_.data_root + "/clusters/" + c.ns + "." + c.name;
+}
+std::string LocalRuntime::node_root(const Node& n) const {
+  return n.root.empty() ? opts_.data_root + "/nodes/" + n.name : n.root;
+}
+std::string LocalRuntime::instance_dir(const Node& n, const ClusterKey& c, const std::string& name) const {
+  return node_root(n) + "/" + c.ns + "." + c.name + "/" + name;
+}
+
+std::string LocalRuntime::find_instance(const ClusterKey& c, const std::string& name, const Node** node) const {
+  for (const auto& n : opts_.nodes) {
+    std::string dir = instance_dir(n, c, name);
+    if (core::file_exists(dir + "/instance.json")) {
+      if (node) *node = &n;
+      return dir;
+    }
+  }
+  return "";
+}
+
+core::Status LocalRuntime::ensure_secrets(const ClusterKey& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = cluster_dir(c) + "/secrets";
+  if (auto st = core::ensure_dir(dir, 0700); !st) return st;
+  for (const char* f : {"superuser", "replication", "token"}) {
+    std::string path = dir + "/" + f;
+    if (core::file_exists(path)) continue;
+    if (auto st = core::write_file_atomic(path, core::random_hex(24) + "\n"); !st) return st;
+  }
+  return {};
+}
+
+core::Result<std::string> LocalRuntime::superuser_password(const ClusterKey& c) {
+  auto pw = core::read_file(cluster_dir(c) + "/secrets/superuser");
+  if (!pw) return std::unexpected(pw.error());
+  return trim(*pw);
+}
+
+core::Result<InstanceInfo> LocalRuntime::info_of(const std::string& dir, const std::string& node) {
+  instance::Paths paths{dir};
+  auto cfg = instance::load_config(paths);
+  if (!cfg) return std::unexpected(cfg.error());
+  InstanceInfo info{cfg->name, cfg->role, node, cfg->port, cfg->api_port, false};
+  info.manager_running = daemon_pid(paths.pid(), "instance", dir) > 0;
+  return info;
+}
+
+core::Status LocalRuntime::start_daemon(const std::string& dir, const std::vector<std::string>& args, bool as_postgres,
+                                        const std::string& log) {
+  core::SpawnOptions o;
+  o.argv = {opts_.self_exe};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.stdout_path = log;
+  o.cwd = dir;
+  if (as_postgres && pg_uid_ >= 0) {
+    o.run_as_uid = pg_uid_;
+    o.run_as_gid = pg_gid_;
+    o.env["HOME"] = dir;
+    o.env["USER"] = "postgres";
+  }
+  auto pid = core::spawn_daemon(o);
+  if (!pid) return std::unexpected(pid.error());
+  return {};
+}
+
+core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, const InstanceSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Node* node = nullptr;
+  std::string dir = find_instance(c, spec.name, &node);
+  if (dir.empty() && spec.role.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + spec.name + " does not exist");
+  if (dir.empty()) {
+    if (!spec.node.empty()) {
+      for (const auto& n : opts_.nodes) node = n.name == spec.node ? &n : node;
+      if (!node) return core::fail(Code::kInvalid, "no local node named \"" + spec.node + "\"");
+    } else {
+      // Spread a cluster's instances: the node with the fewest of them.
+      size_t best = SIZE_MAX;
+      for (const auto& n : opts_.nodes) {
+        std::error_code ec;
+        size_t count = 0;
+        for (auto it = fs::directory_iterator(node_root(n) + "/" + c.ns + "." + c.name, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) ++count;
+        if (count < best) best = count, node = &n;
+      }
+    }
+    instance::Config cfg;
+    cfg.name = spec.name;
+    cfg.cluster = c.str();
+    cfg.role = spec.role;
+    cfg.parameters = spec.parameters;
+    if (spec.role == "replica") {
+      const Node* pn = nullptr;
+      std::string pdir = find_instance(c, spec.primary, &pn);
+      if (pdir.empty()) return core::fail(Code::kNotFound, "primary instance " + spec.primary + " does not exist");
+      auto pcfg = instance::load_config({pdir});
+      if (!pcfg) return std::unexpected(pcfg.error());
+      cfg.primary_port = pcfg->port;
+      cfg.slot = slot_name(spec.name);
+    }
+    std::string owner = c.str() + "/" + spec.name + ":";
+    auto pg_port = ports_.allocate(owner + "pg", node->port_min, node->port_max);
+    if (!pg_port) return std::unexpected(pg_port.error());
+    auto api_port = ports_.allocate(owner + "api", node->port_min, node->port_max);
+    if (!api_port) return std::unexpected(api_port.error());
+    cfg.port = *pg_port;
+    cfg.api_port = *api_port;
+
+    dir = instance_dir(*node, c, spec.name);
+    if (auto st = prepare_dir(node_root(*node) + "/" + c.ns + "." + c.name, false); !st) return std::unexpected(st.error());
+    instance::Paths paths{dir};
+    if (auto st = core::ensure_dir(paths.secrets(), 0700); !st) return std::unexpected(st.error());
+    std::string secrets = cluster_dir(c) + "/secrets/";
+    auto su = core::read_file(secrets + "superuser");
+    auto repl = core::read_file(secrets + "replication");
+    auto token = core::read_file(secrets + "token");
+    if (!su || !repl || !token) return core::fail(Code::kNotFound, "the secrets of " + c.str() + " are missing");
+    std::vector<std::pair<std::string, std::string>> files = {
+        {paths.superuser_password(), *su},
+        {paths.replication_password(), *repl},
+        {paths.pgpass(), "*:*:*:" + std::string(instance::kReplicationUser) + ":" + trim(*repl) + "\n"},
+        {paths.token(), *token},
+        {paths.config(), cfg.to_json().dump(1) + "\n"},  // last: an instance exists once its config does
+    };
+    for (const auto& [path, content] : files) {
+      if (auto st = core::write_file_atomic(path, content); !st) return std::unexpected(st.error());
+    }
+    if (auto st = prepare_dir(dir, true); !st) return std::unexpected(st.error());
+    core::log_info("runtime", "created instance " + c.str() + "/" + spec.name + " on node " + node->name + " (port " +
+                                  std::to_string(cfg.port) + ")");
+  }
+  auto info = info_of(dir, node->name);
+  if (!info) return info;
+  if (!info->manager_running) {
+    if (auto st = start_daemon(dir, {"instance", "--dir", dir}, true, dir + "/instance.log"); !st) return std::unexpected(st.error());
+    info->manager_running = true;
+  }
+  return info;
+}
+
+core::Result<std::vector<InstanceInfo>> LocalRuntime::list_instances(const ClusterKey& c) {
+  std::vector<InstanceInfo> out;
+  for (const auto& n : opts_.nodes) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(node_root(n) + "/" + c.ns + "." + c.name, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (!core::file_exists(it->path().string() + "/instance.json")) continue;
+      auto info = info_of(it->path().string(), n.name);
+      if (info) out.push_back(*info);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const InstanceInfo& a, const InstanceInfo& b) { return a.name < b.name; });
+  return out;
+}
+
+core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::string& name, const std::string& method,
+                                             const std::string& path, int timeout_s) {
+  std::string dir = find_instance(c, name);
+  if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
+  auto cfg = instance::load_config({dir});
+  if (!cfg) return std::unexpected(cfg.error());
+  auto token = core::read_file(cluster_dir(c) + "/secrets/token");
+  if (!token) return std::unexpected(token.error());
+  httplib::Client cli("127.0.0.1", cfg->api_port);
+  cli.set_connection_timeout(2);
+  cli.set_read_timeout(timeout_s);
+  httplib::Headers h{{"Authorization", "Bearer " + trim(*token)}};
+  httplib::Result r = method == "GET"    ? cli.Get(path, h)
+                      : method == "PUT"  ? cli.Put(path, h, "", "application/json")
+                      : method == "DELETE" ? cli.Delete(path, h)
+                                           : cli.Post(path, h, "", "application/json");
+  if (!r) return core::fail(Code::kUnavailable, "instance manager of " + name + " is not answering (" + httplib::to_string(r.error()) + ")");
+  if (r->status != 200) {
+    auto j = core::parse_json(r->body);
+    std::string msg = j && j->is_object() ? j->value("error", r->body) : r->body;
+    return core::fail(r->status == 409 ? Code::kConflict : Code::kInternal, name + ": " + msg);
+  }
+  return r->body;
+}
+
+core::Result<InstanceState> LocalRuntime::instance_state(const ClusterKey& c, const std::string& name) {
+  InstanceState s;
+  auto body = call(c, name, "GET", "/v1/status");
+  if (!body) {
+    if (body.error().code == Code::kNotFound) return std::unexpected(body.error());
+    s.last_error = body.error().message;
+    return s;
+  }
+  auto j = core::parse_json(*body);
+  if (!j) return std::unexpected(j.error());
+  s.reachable = true;
+  s.role = j->value("role", "unknown");
+  s.state = j->value("state", "");
+  s.ready = j->value("ready", false);
+  s.lsn = j->value("lsn", "");
+  s.received_lsn = j->value("receivedLsn", "");
+  s.timeline = j->value("timeline", int64_t{0});
+  s.postmaster_pid = j->value("postmasterPid", -1);
+  s.data_dir_bytes = j->value("dataDirBytes", int64_t{0});
+  s.restarts = j->value("restarts", 0);
+  s.version = j->value("version", "");
+  s.last_error = j->value("lastError", "");
+  return s;
+}
+
+core::Status LocalRuntime::ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) {
+  auto r = call(c, on, "PUT", "/v1/slots/" + slot_name(slot));
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+core::Status LocalRuntime::drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) {
+  auto r = call(c, on, "DELETE", "/v1/slots/" + slot_name(slot), 10);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+core::Status LocalRuntime::remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = find_instance(c, name);
+  if (!dir.empty()) {
+    instance::Paths paths{dir};
+    stop_daemon(paths.pid(), "instance", dir, std::chrono::seconds(90));
+    // A postmaster left behind by a manager that was killed: end its whole process group.
+    std::ifstream pidf(paths.data() + "/postmaster.pid");
+    long pm = 0;
+    if (pidf >> pm && pm > 0 && core::process_alive(static_cast<pid_t>(pm))) {
+      auto args = core::process_cmdline(static_cast<pid_t>(pm));
+      if (!args.empty() && args[0].find("postgres") != std::string::npos) ::kill(-static_cast<pid_t>(pm), SIGKILL);
+    }
+    if (!keep_data) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      if (ec) return core::fail(Code::kInternal, "cannot remove " + dir + ": " + ec.message());
+    }
+    core::log_info("runtime", "removed instance " + c.str() + "/" + name + (keep_data ? " (data kept in " + dir + ")" : ""));
+  }
+  return ports_.release(c.str() + "/" + name + ":");
+}
+
+core::Result<EndpointsInfo> LocalRuntime::ensure_endpoints(const ClusterKey& c, int rw, int ro) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = cluster_dir(c) + "/endpoints";
+  if (auto st = core::ensure_dir(dir, 0700); !st) return std::unexpected(st.error());
+  const Node& n = opts_.nodes.front();
+  std::string owner = c.str() + "/:";
+  auto port = [&](int want, const std::string& what) -> core::Result<int> {
+    if (want == 0) return ports_.allocate(owner + what, n.port_min, n.port_max);
+    if (auto st = ports_.claim(owner + what, want); !st) return std::unexpected(st.error());
+    return want;
+  };
+  auto rw_port = port(rw, "rw");
+  if (!rw_port) return std::unexpected(rw_port.error());
+  auto ro_port = port(ro, "ro");
+  if (!ro_port) return std::unexpected(ro_port.error());
+  Json cfg = {{"namespace", c.ns}, {"cluster", c.name}, {"readWritePort", *rw_port}, {"readOnlyPort", *ro_port},
+              {"kubeconfig", opts_.kubeconfig}};
+  auto cur = core::read_file(dir + "/proxy.json");
+  bool changed = !cur || *cur != cfg.dump(1) + "\n";
+  if (changed) {
+    if (auto st = core::write_file_atomic(dir + "/proxy.json", cfg.dump(1) + "\n"); !st) return std::unexpected(st.error());
+    stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
+  }
+  if (daemon_pid(dir + "/proxy.pid", "proxy", dir) <= 0) {
+    if (auto st = start_daemon(dir, {"proxy", "--dir", dir}, false, dir + "/proxy.log"); !st) return std::unexpected(st.error());
+  }
+  return EndpointsInfo{*rw_port, *ro_port, true};
+}
+
+core::Status LocalRuntime::remove_endpoints(const ClusterKey& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = cluster_dir(c) + "/endpoints";
+  stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return ports_.release(c.str() + "/:");
+}
+
+core::Status LocalRuntime::remove_cluster(const ClusterKey& c, bool keep_data) {
+  if (auto st = remove_endpoints(c); !st) return st;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!keep_data) {
+    std::error_code ec;
+    for (const auto& n : opts_.nodes) fs::remove_all(node_root(n) + "/" + c.ns + "." + c.name, ec);
+    fs::remove_all(cluster_dir(c), ec);
+    if (ec) return core::fail(Code::kInternal, "cannot remove " + cluster_dir(c) + ": " + ec.message());
+  }
+  return ports_.release(c.str() + "/");
+}
+
+std::string LocalRuntime::check_port(const ClusterKey& c, int port) {
+  std::string owner = ports_.owner_of(port);
+  if (!owner.empty()) return owner.rfind(c.str() + "/", 0) == 0 ? "" : "is already used by " + owner.substr(0, owner.find(':'));
+  if (!port_free(port)) return "is in use on 127.0.0.1 by another program";
+  return "";
+}
+
+}  // namespace polarstack::runtime::local

@@ -1,0 +1,79 @@
+// The local runtime: instances are `polarstack instance` daemons on this machine (not
+// children of the server: killing the server leaves every database serving), found
+// again through their directories, pid files and instance API. Endpoints are one
+// `polarstack proxy` daemon per cluster.
+//
+//   <data_root>/clusters/<ns>.<name>/secrets/     passwords and the cluster's API token (0600)
+//   <data_root>/clusters/<ns>.<name>/endpoints/   the proxy's config, pid and log
+//   <node root>/<ns>.<name>/<instance>/           one instance (see instance/config.h)
+//   <data_root>/ports.json                        who holds which port
+//
+// When run as root, instance managers (and so PostgreSQL) run as the `postgres` OS user,
+// which owns the instance directories; every parent directory must be traversable by it.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/local/ports.h"
+#include "runtime/runtime.h"
+
+namespace polarstack::runtime::local {
+
+struct Node {
+  std::string name;
+  std::string root;    // empty: <data_root>/nodes/<name>
+  int port_min = 0, port_max = 0;
+};
+
+struct Options {
+  std::string data_root;
+  std::vector<Node> nodes;     // at least one
+  std::string self_exe;        // the polarstack binary to start daemons with
+  std::string kubeconfig;      // what the endpoint proxies use to follow cluster status
+};
+
+// Parses "name=lo-hi" or "name=lo-hi:/root" (a --node flag).
+core::Result<Node> parse_node(const std::string& text);
+// The default data root: /var/lib/polarstack for root, else $POLARSTACK_HOME/data.
+std::string default_data_root(const std::string& home);
+
+class LocalRuntime : public Runtime {
+ public:
+  static core::Result<std::unique_ptr<LocalRuntime>> open(Options opts);
+
+  core::Status ensure_secrets(const ClusterKey& c) override;
+  core::Result<std::string> superuser_password(const ClusterKey& c) override;
+  core::Result<InstanceInfo> ensure_instance(const ClusterKey& c, const InstanceSpec& spec) override;
+  core::Result<std::vector<InstanceInfo>> list_instances(const ClusterKey& c) override;
+  core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) override;
+  core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
+  core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
+  core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) override;
+  core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) override;
+  core::Status remove_endpoints(const ClusterKey& c) override;
+  core::Status remove_cluster(const ClusterKey& c, bool keep_data) override;
+  std::string check_port(const ClusterKey& c, int port) override;
+
+ private:
+  explicit LocalRuntime(Options opts);
+  std::string cluster_dir(const ClusterKey& c) const;
+  std::string node_root(const Node& n) const;
+  std::string instance_dir(const Node& n, const ClusterKey& c, const std::string& name) const;
+  // The directory of an existing instance, searching every node ("" if none).
+  std::string find_instance(const ClusterKey& c, const std::string& name, const Node** node = nullptr) const;
+  core::Result<InstanceInfo> info_of(const std::string& dir, const std::string& node);
+  core::Status start_daemon(const std::string& dir, const std::vector<std::string>& args, bool as_postgres,
+                            const std::string& log);
+  core::Status prepare_dir(const std::string& dir, bool for_postgres);
+  core::Result<std::string> call(const ClusterKey& c, const std::string& name, const std::string& method,
+                                 const std::string& path, int timeout_s = 5);
+
+  Options opts_;
+  PortRegistry ports_;
+  int pg_uid_ = -1, pg_gid_ = -1;  // set when running as root
+  std::mutex mu_;
+};
+
+}  // namespace polarstack::runtime::local

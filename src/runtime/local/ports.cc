@@ -1,0 +1,106 @@
+#include "runtime/local/ports.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/files.h"
+#include "core/json.h"
+
+namespace polarstack::runtime::local {
+
+namespace {
+// Holds the registry's file lock (between processes) for a scope.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+core::Json load(const std::string& path) {
+  auto text = core::read_file(path);
+  if (!text) return core::Json::object();
+  auto j = core::parse_json(*text);
+  return j && j->is_object() ? *j : core::Json::object();
+}
+}  // namespace
+
+bool port_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int hi) {
+  std::lock_guard<std::mutex> guard(mu_);
+  FileLock lock(dir_ + "/ports.lock");
+  if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
+  core::Json reg = load(dir_ + "/ports.json");
+  for (auto& [port, who] : reg.items()) {
+    if (who == owner) return std::stoi(port);
+  }
+  for (int p = lo; p <= hi; ++p) {
+    if (reg.contains(std::to_string(p)) || !port_free(p)) continue;
+    reg[std::to_string(p)] = owner;
+    if (auto st = core::write_file_atomic(dir_ + "/ports.json", reg.dump(1)); !st) return std::unexpected(st.error());
+    return p;
+  }
+  return core::fail(core::Code::kUnavailable,
+                    "no free port left in " + std::to_string(lo) + "-" + std::to_string(hi) + " for " + owner);
+}
+
+core::Status PortRegistry::claim(const std::string& owner, int port) {
+  std::lock_guard<std::mutex> guard(mu_);
+  FileLock lock(dir_ + "/ports.lock");
+  if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
+  core::Json reg = load(dir_ + "/ports.json");
+  std::string key = std::to_string(port);
+  if (reg.contains(key)) {
+    if (reg[key] == owner) return {};
+    return core::fail(core::Code::kConflict, "port " + key + " is already used by " + reg[key].get<std::string>());
+  }
+  if (!port_free(port)) return core::fail(core::Code::kConflict, "port " + key + " is in use on 127.0.0.1 by another program");
+  reg[key] = owner;
+  return core::write_file_atomic(dir_ + "/ports.json", reg.dump(1));
+}
+
+core::Status PortRegistry::release(const std::string& owner_prefix) {
+  std::lock_guard<std::mutex> guard(mu_);
+  FileLock lock(dir_ + "/ports.lock");
+  if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
+  core::Json reg = load(dir_ + "/ports.json");
+  core::Json kept = core::Json::object();
+  for (auto& [port, who] : reg.items()) {
+    if (who.get<std::string>().rfind(owner_prefix, 0) != 0) kept[port] = who;
+  }
+  if (kept.size() == reg.size()) return {};
+  return core::write_file_atomic(dir_ + "/ports.json", kept.dump(1));
+}
+
+std::string PortRegistry::owner_of(int port) {
+  std::lock_guard<std::mutex> guard(mu_);
+  FileLock lock(dir_ + "/ports.lock");
+  core::Json reg = load(dir_ + "/ports.json");
+  std::string key = std::to_string(port);
+  return reg.contains(key) ? reg[key].get<std::string>() : "";
+}
+
+}  // namespace polarstack::runtime::local

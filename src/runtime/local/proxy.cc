@@ -1,0 +1,187 @@
+#include "runtime/local/proxy.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+
+namespace polarstack::runtime::local {
+
+Routes routes_from_status(const core::Json& cluster) {
+  Routes r;
+  const core::Json* instances = core::find_path(cluster, "status.instances");
+  if (!instances || !instances->is_array()) return r;
+  std::string current = core::string_at(cluster, "status.currentPrimary");
+  for (const auto& i : *instances) {
+    if (!i.value("ready", false) || i.value("port", 0) <= 0) continue;
+    std::string role = i.value("role", "");
+    if (role == "primary" && (current.empty() || i.value("name", "") == current)) r.primary_port = i.value("port", 0);
+    if (role == "replica") r.reader_ports.push_back(i.value("port", 0));
+  }
+  return r;
+}
+
+namespace {
+std::mutex routes_mu;
+Routes routes;
+std::atomic<unsigned> next_reader{0};
+
+int listen_on(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 512) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Copies both ways until either side closes.
+void relay(int client, int backend) {
+  pollfd fds[2] = {{client, POLLIN, 0}, {backend, POLLIN, 0}};
+  char buf[65536];
+  while (::poll(fds, 2, -1) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) return;
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off));
+        if (w <= 0) return;
+        off += w;
+      }
+    }
+  }
+}
+
+void serve(int listener, bool read_write) {
+  while (true) {
+    int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;
+    }
+    int one = 1;
+    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int port;
+    {
+      std::lock_guard<std::mutex> lock(routes_mu);
+      port = routes.primary_port;
+      if (!read_write && !routes.reader_ports.empty()) {
+        port = routes.reader_ports[next_reader++ % routes.reader_ports.size()];
+      }
+    }
+    std::thread([client, port] {
+      int backend = port > 0 ? connect_to(port) : -1;
+      if (backend >= 0) {
+        relay(client, backend);
+        ::close(backend);
+      }
+      ::close(client);
+    }).detach();
+  }
+}
+}  // namespace
+
+int run_proxy(const std::string& dir) {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  auto text = core::read_file(dir + "/proxy.json");
+  auto cfg = text ? core::parse_json(*text) : core::Result<core::Json>(std::unexpected(text.error()));
+  if (!cfg) {
+    core::log_error("proxy", "cannot read " + dir + "/proxy.json: " + cfg.error().message);
+    return 2;
+  }
+  int lock_fd = ::open((dir + "/proxy.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    core::log_error("proxy", "another proxy already serves " + dir);
+    return 3;
+  }
+  std::string ns = cfg->value("namespace", "default"), name = cfg->value("cluster", "");
+  int rw_port = cfg->value("readWritePort", 0), ro_port = cfg->value("readOnlyPort", 0);
+  int rw = listen_on(rw_port), ro = listen_on(ro_port);
+  if (rw < 0 || ro < 0) {
+    core::log_error("proxy", "cannot listen on 127.0.0.1:" + std::to_string(rw < 0 ? rw_port : ro_port));
+    return 4;
+  }
+  core::write_file_atomic(dir + "/proxy.pid", std::to_string(::getpid()) + "\n");
+  auto kc = kube::load_kubeconfig(cfg->value("kubeconfig", ""));
+  if (!kc) {
+    core::log_error("proxy", kc.error().message);
+    return 2;
+  }
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    kube::Client client(*kc);
+    auto apply = [&](const core::Json& obj, bool deleted) {
+      Routes r = deleted ? Routes{} : routes_from_status(obj);
+      std::lock_guard<std::mutex> lock(routes_mu);
+      if (r.primary_port != routes.primary_port || r.reader_ports != routes.reader_ports) {
+        std::string readers;
+        for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + std::to_string(p);
+        core::log_info("proxy", "routes: read-write -> " + std::to_string(r.primary_port) + ", read-only -> [" +
+                                    readers + "]");
+      }
+      routes = r;
+    };
+    kube::WatchHandlers h;
+    h.on_sync = [&](const std::vector<core::Json>& items, const std::string&) {
+      for (const auto& o : items) apply(o, false);
+    };
+    h.on_event = [&](const kube::WatchEvent& ev) { apply(ev.object, ev.type == "DELETED"); };
+    h.on_error = [](const core::Error& e) { core::log_warn("proxy", "watch: " + e.message); };
+    kube::watch_with_relist(client, kube::clusters_ref(), ns, {"", "metadata.name=" + name}, h, stop);
+  });
+  std::thread(serve, rw, true).detach();
+  std::thread(serve, ro, false).detach();
+  core::log_info("proxy", "serving " + ns + "/" + name + ": read-write 127.0.0.1:" + std::to_string(rw_port) +
+                              ", read-only 127.0.0.1:" + std::to_string(ro_port));
+  int sig = 0;
+  ::sigwait(&sigs, &sig);
+  stop = true;
+  ::shutdown(rw, SHUT_RDWR);
+  ::shutdown(ro, SHUT_RDWR);
+  ::unlink((dir + "/proxy.pid").c_str());
+  core::log_info("proxy", "stopped");
+  ::_exit(0);  // relays run on detached threads; the watcher may be inside a request
+}
+
+}  // namespace polarstack::runtime::local

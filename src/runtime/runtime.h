@@ -1,0 +1,88 @@
+// The Runtime port: where instances of a cluster run and how to reach them. The domain
+// (src/cluster, src/ha) uses only this; adapters: runtime/local (daemonized processes on
+// this machine) and, later, runtime/kubernetes (Pods).
+//
+// Every call is idempotent, so a workflow step that is run again after a crash does no
+// harm: ensure_* creates what is missing and starts what is stopped, remove_* of
+// something already gone succeeds.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace polarstack::runtime {
+
+struct ClusterKey {
+  std::string ns, name;
+  std::string str() const { return ns + "/" + name; }
+};
+
+struct InstanceSpec {
+  std::string name;         // e.g. "c1-0"
+  std::string role;         // how it is bootstrapped: "primary" (empty database) or "replica" (a clone);
+                            // empty: only (re)start an existing instance's manager
+  std::string primary;      // replica: the instance to clone and stream from
+  std::string node;         // empty: the runtime chooses
+  std::map<std::string, std::string> parameters;
+};
+
+// Where an instance lives (known without asking it).
+struct InstanceInfo {
+  std::string name, role, node;
+  int port = 0;             // PostgreSQL
+  int api_port = 0;         // instance manager
+  bool manager_running = false;
+};
+
+// What the instance manager reports (asked each time).
+struct InstanceState {
+  bool reachable = false;   // the instance manager answered
+  std::string role;         // primary, replica or unknown (PostgreSQL's view)
+  std::string state;        // Bootstrapping, Running, Restarting, CrashLoop, ...
+  bool ready = false;
+  std::string lsn;          // current (primary) or replayed (replica)
+  std::string received_lsn;
+  int64_t timeline = 0;
+  int postmaster_pid = -1;
+  int64_t data_dir_bytes = 0;
+  int restarts = 0;
+  std::string version;
+  std::string last_error;
+};
+
+struct EndpointsInfo {
+  int read_write_port = 0;
+  int read_only_port = 0;
+  bool running = false;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  // Generated passwords and the per-cluster API token; kept until remove_cluster.
+  virtual core::Status ensure_secrets(const ClusterKey& c) = 0;
+  virtual core::Result<std::string> superuser_password(const ClusterKey& c) = 0;
+  virtual core::Result<InstanceInfo> ensure_instance(const ClusterKey& c, const InstanceSpec& spec) = 0;
+  virtual core::Result<std::vector<InstanceInfo>> list_instances(const ClusterKey& c) = 0;
+  virtual core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) = 0;
+  // Physical replication slots on `on` (the primary).
+  virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
+  virtual core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
+  // Stops the instance (and its manager) and, unless keep_data, removes its data.
+  virtual core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) = 0;
+  // The cluster's read-write and read-only addresses (ports 0: allocate).
+  virtual core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) = 0;
+  virtual core::Status remove_endpoints(const ClusterKey& c) = 0;
+  // Removes what is left of the cluster (secrets, directories) once its instances are gone.
+  virtual core::Status remove_cluster(const ClusterKey& c, bool keep_data) = 0;
+  // Nothing: only the ports the runtime is given may be requested. Empty: fine.
+  virtual std::string check_port(const ClusterKey& c, int port) = 0;
+};
+
+}  // namespace polarstack::runtime
