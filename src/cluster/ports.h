@@ -2,6 +2,7 @@
 // API client in src/kube/cluster_api.h; tests may pass fakes.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -15,6 +16,10 @@ class ClusterApi {
   virtual core::Result<core::Json> get_cluster(const std::string& ns, const std::string& name) = 0;
   // Merge patch of the object itself (metadata, e.g. finalizers).
   virtual core::Status patch_cluster(const std::string& ns, const std::string& name, const core::Json& merge_patch) = 0;
+  // Creates the Secret if it does not exist (an existing one is left as it is).
+  virtual core::Status ensure_secret(const std::string& ns, const std::string& name,
+                                     const std::map<std::string, std::string>& data) = 0;
+  virtual core::Status delete_secret(const std::string& ns, const std::string& name) = 0;
   // kAlreadyExists when an operation of that name exists.
   virtual core::Status create_operation(const std::string& ns, const core::Json& object) = 0;
   virtual core::Status patch_cluster_status(const std::string& ns, const std::string& name,

@@ -176,7 +176,15 @@ workflow::Definition create_workflow(const std::shared_ptr<Deps>& dp) {
          return StepResult::done();
        }},
       {"secrets", [dp](const StepInput& in) {
-         Deps& d = *dp; return from(d.rt.ensure_secrets(key_of(in)), "secrets"); }},
+         Deps& d = *dp;
+         auto c = key_of(in);
+         if (auto st = d.rt.ensure_secrets(c); !st) return from(st, "secrets");
+         auto pw = d.rt.superuser_password(c);
+         if (!pw) return StepResult::retry(pw.error().message);
+         // How clients (polarctl connect/psql) log in: a Secret, as on Kubernetes.
+         return from(d.api.ensure_secret(c.ns, c.name + "-superuser", {{"username", "postgres"}, {"password", *pw}}),
+                     "secret");
+       }},
       {"primary", [dp](const StepInput& in) {
          Deps& d = *dp;
          auto c = key_of(in);
@@ -270,7 +278,9 @@ workflow::Definition delete_workflow(const std::shared_ptr<Deps>& dp) {
       {"remove-cluster", [dp](const StepInput& in) {
          Deps& d = *dp;
          auto c = key_of(in);
-         return from(d.rt.remove_cluster(c, retain(d, c)), "cluster files");
+         bool keep = retain(d, c);
+         if (auto st = d.rt.remove_cluster(c, keep); !st) return from(st, "cluster files");
+         return keep ? StepResult::done() : from(d.api.delete_secret(c.ns, c.name + "-superuser"), "secret");
        }},
       {"release", [dp](const StepInput& in) {
          Deps& d = *dp;

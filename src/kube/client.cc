@@ -29,6 +29,10 @@ const ResourceRef& operations_ref() {
   static const ResourceRef r{"polarstack.io", "v1", "polardboperations", "PolarDBOperation", true};
   return r;
 }
+const ResourceRef& secrets_ref() {
+  static const ResourceRef r{"", "v1", "secrets", "Secret", true};
+  return r;
+}
 const ResourceRef& events_ref() {
   static const ResourceRef r{"", "v1", "events", "Event", true};
   return r;

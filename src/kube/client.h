@@ -41,6 +41,7 @@ struct ResourceRef {
 const ResourceRef& clusters_ref();
 const ResourceRef& operations_ref();
 const ResourceRef& events_ref();
+const ResourceRef& secrets_ref();
 
 struct ListOptions {
   std::string label_selector;

@@ -1,5 +1,6 @@
 #include "kube/cluster_api.h"
 
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -12,6 +13,23 @@ core::Result<Json> KubeClusterApi::get_cluster(const std::string& ns, const std:
 core::Status KubeClusterApi::patch_cluster(const std::string& ns, const std::string& name, const Json& patch) {
   auto r = client_.patch(clusters_ref(), ns, name, patch);
   if (!r) return core::fail(r.error());
+  return {};
+}
+
+core::Status KubeClusterApi::ensure_secret(const std::string& ns, const std::string& name,
+                                          const std::map<std::string, std::string>& data) {
+  Json d = Json::object();
+  for (const auto& [k, v] : data) d[k] = core::base64_encode(v);
+  Json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", name}, {"namespace", ns}}},
+                 {"type", "Opaque"}, {"data", d}};
+  auto r = client_.create(secrets_ref(), ns, secret);
+  if (!r && r.error().code != core::Code::kAlreadyExists) return core::fail(r.error());
+  return {};
+}
+
+core::Status KubeClusterApi::delete_secret(const std::string& ns, const std::string& name) {
+  auto r = client_.remove(secrets_ref(), ns, name);
+  if (!r && r.error().code != core::Code::kNotFound) return core::fail(r.error());
   return {};
 }
 

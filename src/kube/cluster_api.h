@@ -12,6 +12,9 @@ class KubeClusterApi : public cluster::ClusterApi {
       : client_(client), component_(std::move(component)) {}
   core::Result<Json> get_cluster(const std::string& ns, const std::string& name) override;
   core::Status patch_cluster(const std::string& ns, const std::string& name, const Json& merge_patch) override;
+  core::Status ensure_secret(const std::string& ns, const std::string& name,
+                             const std::map<std::string, std::string>& data) override;
+  core::Status delete_secret(const std::string& ns, const std::string& name) override;
   core::Status create_operation(const std::string& ns, const Json& object) override;
   core::Status patch_cluster_status(const std::string& ns, const std::string& name, const Json& merge_patch) override;
   core::Result<Json> write_operation_status(const std::string& ns, const std::string& name, const Json& status) override;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/files.h"
 #include "kube/config.h"
 
 extern char** environ;
@@ -22,6 +24,8 @@ TempDir::TempDir() {
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/polarstack-test-XXXXXX";
   char* p = ::mkdtemp(tmpl.data());
   path_ = p ? p : "";
+  // Traversable (not listable): as root, databases under it run as the postgres user.
+  if (p) ::chmod(p, 0711);
 }
 
 TempDir::~TempDir() {
@@ -103,6 +107,8 @@ std::string source_dir() { return POLARSTACK_SOURCE_DIR; }
 
 ServerProcess::ServerProcess(std::string home, std::map<std::string, std::string> env, std::vector<std::string> args)
     : env_(std::move(env)), args_(std::move(args)) {
+  // Most tests exercise the API and the operation machinery: they opt in to real databases.
+  env_.try_emplace("POLARSTACK_CLUSTER_CONTROLLER", "off");
   if (home.empty()) {
     tmp_ = std::make_unique<TempDir>();
     home_ = tmp_->path();
@@ -112,11 +118,16 @@ ServerProcess::ServerProcess(std::string home, std::map<std::string, std::string
   start();
 }
 
-ServerProcess::~ServerProcess() { child_.kill_and_wait(); }
+ServerProcess::~ServerProcess() {
+  child_.kill_and_wait();
+  // Databases and proxies outlive the server by design: stop the ones this test started.
+  if (stop_databases_ && core::file_exists(home_ + "/runtime.json")) run({polarstack_bin(), "stop", "--all", "--home", home_});
+}
 
 bool ServerProcess::start() {
   ::unlink(kubeconfig().c_str());
-  std::vector<std::string> argv = {polarstack_bin(), "server", "--home", home_, "--port", "0"};
+  std::vector<std::string> argv = {polarstack_bin(), "server", "--home", home_, "--port", "0", "--data-root",
+                                   home_ + "/data"};
   argv.insert(argv.end(), args_.begin(), args_.end());
   auto c = core::spawn({argv, env_, home_ + "/server.log"});
   if (!c) return false;

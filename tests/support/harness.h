@@ -54,6 +54,10 @@ class ServerProcess {
   void kill9();  // SIGKILL, then reaped
   void stop();   // SIGTERM, then reaped
   pid_t pid() const { return child_.pid(); }
+  bool running() { return child_.running(); }
+  // On destruction, do not stop the databases this server started (a restarted server
+  // in the same home is to re-adopt them).
+  void leave_databases_running() { stop_databases_ = false; }
   const std::string& home() const { return home_; }
   std::string kubeconfig() const { return home_ + "/kubeconfig"; }
   kube::ClientConfig config() const;
@@ -69,6 +73,7 @@ class ServerProcess {
   std::map<std::string, std::string> env_;
   std::vector<std::string> args_;
   core::Child child_;
+  bool stop_databases_ = true;
 };
 
 }  // namespace polarstack::testing

@@ -21,6 +21,10 @@ class FakeApi : public ClusterApi {
     clusters[name].merge_patch(patch);
     return {};
   }
+  core::Status ensure_secret(const std::string&, const std::string&, const std::map<std::string, std::string>&) override {
+    return {};
+  }
+  core::Status delete_secret(const std::string&, const std::string&) override { return {}; }
   core::Status create_operation(const std::string&, const Json& object) override {
     std::string name = core::string_at(object, "metadata.name");
     if (ops.count(name)) return core::fail(core::Code::kAlreadyExists, "exists");

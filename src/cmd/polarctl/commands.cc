@@ -63,10 +63,6 @@ std::string known_types() {
   return s;
 }
 
-std::string namespace_of(const kube::Client& c, const Options& o) {
-  return o.ns.empty() ? c.config().ns : o.ns;
-}
-
 core::Result<std::string> read_input(const std::string& file) {
   if (file == "-") {
     std::stringstream ss;
@@ -503,5 +499,7 @@ int cmd_resume(kube::Client& c, const Options& o, std::ostream& out, std::ostrea
 int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
   return request_flag(c, o, out, err, "cancel", "cancel");
 }
+
+std::string namespace_of(kube::Client& c, const Options& o) { return o.ns.empty() ? c.config().ns : o.ns; }
 
 }  // namespace polarstack::polarctl

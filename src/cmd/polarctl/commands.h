@@ -21,7 +21,12 @@ struct Options {
   std::vector<std::string> args;  // positional arguments after the command
   int readers = -1;        // scale --readers
   bool wait = false;       // delete --wait
+  bool read_only = false;  // connect/psql --ro
+  bool delete_clusters = false;  // down --delete
 };
+
+// The namespace to use: -n, else the kubeconfig's.
+std::string namespace_of(kube::Client& c, const Options& o);
 
 // Maps a name a person types (polardbcluster, pdb, clusters, cm, ev, ...) to a resource.
 const kube::ResourceRef* resolve_type(const std::string& name);
@@ -35,6 +40,9 @@ int cmd_delete(kube::Client& c, const Options& o, std::ostream& out, std::ostrea
 int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_ops(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_resume(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_connect(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_psql(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_down(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 
 // "error: [<context>: ]<message>" and each field cause on its own line.

@@ -26,6 +26,12 @@ commands:
   describe op NAME            an operation's steps with attempts, durations and errors
   resume OPERATION            resume an Interrupted or Failed operation
   cancel OPERATION            cancel an operation (compensation steps run if it has them)
+  connect CLUSTER [--ro]      print a connection URI for the read-write (or read-only) endpoint
+  psql CLUSTER [--ro] [-- ARGS]
+                              open psql on the cluster's read-write (or read-only) endpoint
+  down [--delete]             stop local mode: the server, every database and proxy (data is
+                              kept; ./scripts/up.sh brings it all back). --delete first deletes
+                              every cluster and its data
 
 types: polardbcluster (pdb), polardboperation (pdbop), namespace, secret, configmap (cm),
        event (ev), pod, service (svc), lease
@@ -100,6 +106,13 @@ int main(int argc, char** argv) {
       o.all_namespaces = true;
     } else if (a == "--wait") {
       o.wait = true;
+    } else if (a == "--ro") {
+      o.read_only = true;
+    } else if (a == "--delete") {
+      o.delete_clusters = true;
+    } else if (a == "--" && !command.empty()) {
+      o.args.insert(o.args.end(), args.begin() + static_cast<long>(i) + 1, args.end());  // passed on (psql)
+      break;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return usage_error("unknown flag " + a);
     } else if (command.empty()) {
@@ -122,9 +135,13 @@ int main(int argc, char** argv) {
   else if (command == "ops") fn = ps::polarctl::cmd_ops;
   else if (command == "resume") fn = ps::polarctl::cmd_resume;
   else if (command == "cancel") fn = ps::polarctl::cmd_cancel;
+  else if (command == "connect") fn = ps::polarctl::cmd_connect;
+  else if (command == "psql") fn = ps::polarctl::cmd_psql;
+  else if (command == "down") fn = ps::polarctl::cmd_down;
   else return usage_error("unknown command \"" + command + "\"");
 
   auto cfg = ps::kube::default_config(o.kubeconfig, o.context);
+  if (!cfg && command == "down" && !o.delete_clusters) cfg = ps::kube::ClientConfig{};  // needs no API
   if (!cfg) {
     ps::polarctl::print_error(std::cerr, cfg.error());
     return 1;

@@ -43,6 +43,8 @@ commands:
              --node NAME=LOW-HIGH[:/root]   a local node and its port range; repeatable
                                (default local-1=20000-20999)
   stop     stop the server started from --home DIR (by the PID it recorded)
+             --all        also stop every database and proxy it started (data is kept;
+                          the next server start brings them back)
   crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
   instance --dir DIR   run the instance manager of DIR (the local runtime starts these)
   proxy --dir DIR      run the endpoints proxy of DIR (the local runtime starts these)
@@ -55,6 +57,7 @@ struct Flags {
   std::string data_root;
   std::vector<ps::runtime::local::Node> nodes;
   std::string dir;
+  bool all = false;
 };
 
 ps::core::Result<Flags> parse_flags(int argc, char** argv) {
@@ -90,6 +93,8 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
       auto v = value();
       if (!v) return ps::core::fail(v.error());
       (a == "--dir" ? f.dir : f.data_root) = *v;
+    } else if (a == "--all") {
+      f.all = true;
     } else if (a == "--node") {
       auto v = value();
       if (!v) return ps::core::fail(v.error());
@@ -172,8 +177,12 @@ int run_server(const Flags& f) {
     return 1;
   }
   core::log_info("server", "databases live in " + ro.data_root);
+  core::write_file_atomic(f.home + "/runtime.json", runtime::local::LocalRuntime::options_json(ro).dump(1) + "\n");
   const char* tw = std::getenv("POLARSTACK_TEST_WORKFLOWS");
-  cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1"}, **rt);
+  const char* cc = std::getenv("POLARSTACK_CLUSTER_CONTROLLER");
+  bool cluster_controller = !(cc && std::string(cc) == "off");
+  if (!cluster_controller) core::log_warn("server", "POLARSTACK_CLUSTER_CONTROLLER=off: PolarDBClusters are stored but not acted on");
+  cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1", cluster_controller}, **rt);
   op.start();
   int sig = 0;
   sigwait(&stop_signals, &sig);
@@ -235,7 +244,21 @@ int main(int argc, char** argv) {
     }
     return cmd == "instance" ? ps::instance::run_manager(flags->dir) : ps::runtime::local::run_proxy(flags->dir);
   }
-  if (cmd == "stop") return run_stop(*flags);
+  if (cmd == "stop") {
+    int rc = run_stop(*flags);
+    if (flags->all) {
+      auto text = ps::core::read_file(flags->home + "/runtime.json");
+      auto j = text ? ps::core::parse_json(*text) : ps::core::Result<ps::core::Json>(std::unexpected(text.error()));
+      auto opts = j ? ps::runtime::local::LocalRuntime::options_from_json(*j) : std::unexpected(j.error());
+      if (!opts) {
+        std::cerr << "no databases recorded in " << flags->home << "/runtime.json\n";
+        return rc;
+      }
+      int n = ps::runtime::local::LocalRuntime::stop_all(*opts);
+      std::cout << "stopped " << n << " database and proxy processes (data kept in " << opts->data_root << ")\n";
+    }
+    return rc;
+  }
   std::cerr << "polarstack: unknown command \"" << cmd << "\"\n\n" << kUsage;
   return 2;
 }

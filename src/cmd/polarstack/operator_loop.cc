@@ -65,9 +65,9 @@ void OperatorLoop::run() {
         std::lock_guard<std::mutex> lock(mu_);
         dirty_ = false;
       }
-      clusters_ctl.plan(clusters.list(), operations.list());
+      if (opts_.cluster_controller) clusters_ctl.plan(clusters.list(), operations.list());
       next = controller.reconcile(operations.list());
-      if (std::chrono::steady_clock::now() - last_observe >= std::chrono::seconds(1)) {
+      if (opts_.cluster_controller && std::chrono::steady_clock::now() - last_observe >= std::chrono::seconds(1)) {
         clusters_ctl.observe(clusters.list());
         last_observe = std::chrono::steady_clock::now();
       }

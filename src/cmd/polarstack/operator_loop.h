@@ -19,6 +19,7 @@ namespace polarstack::cmd {
 struct OperatorOptions {
   size_t operation_history = 20;
   bool test_workflows = false;  // POLARSTACK_TEST_WORKFLOWS=1: register the test-only workflows
+  bool cluster_controller = true;  // POLARSTACK_CLUSTER_CONTROLLER=off: do not act on PolarDBClusters
 };
 
 class OperatorLoop {

@@ -398,6 +398,52 @@ core::Status LocalRuntime::remove_cluster(const ClusterKey& c, bool keep_data) {
   return ports_.release(c.str() + "/");
 }
 
+int LocalRuntime::stop_all(const Options& opts) {
+  LocalRuntime rt(opts);
+  int stopped = 0;
+  std::error_code ec;
+  for (const auto& n : opts.nodes) {
+    for (auto c = fs::directory_iterator(rt.node_root(n), ec); !ec && c != fs::directory_iterator(); c.increment(ec)) {
+      std::error_code ec2;
+      for (auto i = fs::directory_iterator(c->path(), ec2); !ec2 && i != fs::directory_iterator(); i.increment(ec2)) {
+        std::string dir = i->path().string();
+        instance::Paths paths{dir};
+        if (daemon_pid(paths.pid(), "instance", dir) <= 0) continue;
+        stop_daemon(paths.pid(), "instance", dir, std::chrono::seconds(90));
+        ++stopped;
+      }
+    }
+  }
+  for (auto c = fs::directory_iterator(opts.data_root + "/clusters", ec); !ec && c != fs::directory_iterator(); c.increment(ec)) {
+    std::string dir = c->path().string() + "/endpoints";
+    if (daemon_pid(dir + "/proxy.pid", "proxy", dir) <= 0) continue;
+    stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
+    ++stopped;
+  }
+  return stopped;
+}
+
+Json LocalRuntime::options_json(const Options& opts) {
+  Json nodes = Json::array();
+  for (const auto& n : opts.nodes) nodes.push_back({{"name", n.name}, {"root", n.root}, {"portMin", n.port_min}, {"portMax", n.port_max}});
+  return {{"dataRoot", opts.data_root}, {"nodes", nodes}, {"selfExe", opts.self_exe}, {"kubeconfig", opts.kubeconfig}};
+}
+
+core::Result<Options> LocalRuntime::options_from_json(const Json& j) {
+  try {
+    Options o;
+    o.data_root = j.at("dataRoot").get<std::string>();
+    for (const auto& n : j.at("nodes")) {
+      o.nodes.push_back({n.at("name").get<std::string>(), n.value("root", ""), n.value("portMin", 0), n.value("portMax", 0)});
+    }
+    o.self_exe = j.value("selfExe", "");
+    o.kubeconfig = j.value("kubeconfig", "");
+    return o;
+  } catch (const std::exception& e) {
+    return core::fail(Code::kInvalid, std::string("runtime options: ") + e.what());
+  }
+}
+
 std::string LocalRuntime::check_port(const ClusterKey& c, int port) {
   std::string owner = ports_.owner_of(port);
   if (!owner.empty()) return owner.rfind(c.str() + "/", 0) == 0 ? "" : "is already used by " + owner.substr(0, owner.find(':'));

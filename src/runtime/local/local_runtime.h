@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json.h"
 #include "runtime/local/ports.h"
 #include "runtime/runtime.h"
 
@@ -42,6 +43,12 @@ std::string default_data_root(const std::string& home);
 class LocalRuntime : public Runtime {
  public:
   static core::Result<std::unique_ptr<LocalRuntime>> open(Options opts);
+  // Stops every instance manager (with its PostgreSQL) and proxy under `opts`' roots,
+  // by their verified pid files; data stays. Returns how many daemons were stopped.
+  static int stop_all(const Options& opts);
+  // Options <-> JSON, so that `polarstack stop --all` finds what a server used.
+  static core::Json options_json(const Options& opts);
+  static core::Result<Options> options_from_json(const core::Json& j);
 
   core::Status ensure_secrets(const ClusterKey& c) override;
   core::Result<std::string> superuser_password(const ClusterKey& c) override;

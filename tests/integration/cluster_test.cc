@@ -1,0 +1,265 @@
+// PolarDBClusters on real PostgreSQL 15 in local mode: create 1+2 and use the endpoints,
+// scale 2 -> 4 -> 1, delete without leftovers, kill -9 of the server in the middle of
+// Create, kill -9 of a reader's postmaster, and bad input. Bounded waits only.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <set>
+
+#include "core/base64.h"
+#include "engine/pg.h"
+#include "support/harness.h"
+
+namespace polarstack::testing {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+
+const std::map<std::string, std::string> kClusters = {{"POLARSTACK_CLUSTER_CONTROLLER", "on"}};
+
+std::string cluster_yaml(const std::string& name, int readers, const std::string& extra = "") {
+  return "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: " + name +
+         "\nspec:\n  readers: " + std::to_string(readers) + "\n" + extra;
+}
+
+struct Cluster {
+  const ServerProcess& server;
+  std::string name;
+
+  Json get() const {
+    auto c = server.client()->get(kube::clusters_ref(), "default", name);
+    return c ? *c : Json();
+  }
+  static Json instances_of(const Json& c) {
+    const Json* i = c.is_null() ? nullptr : core::find_path(c, "status.instances");
+    return i && i->is_array() ? *i : Json::array();
+  }
+  Json instances() const { return instances_of(get()); }
+  // Running with exactly `readers` ready readers and one primary.
+  bool ready(int readers) const {
+    Json c = get();
+    int replicas = 0;
+    for (const auto& i : instances_of(c)) {
+      if (i.value("role", "") == "replica" && i.value("ready", false)) ++replicas;
+    }
+    return core::string_at(c, "status.phase") == "Running" && replicas == readers &&
+           instances_of(c).size() == static_cast<size_t>(readers + 1);
+  }
+  bool wait_ready(int readers, std::chrono::seconds timeout = 180s) const {
+    return wait_until([&] { return ready(readers); }, timeout);
+  }
+  std::string password() const {
+    auto s = server.client()->get(kube::secrets_ref(), "default", name + "-superuser");
+    if (!s) return "";
+    return core::base64_decode(core::string_at(*s, "data.password")).value_or("");
+  }
+  int port(const std::string& endpoint) const {
+    std::string ep = core::string_at(get(), "status.endpoints." + endpoint);
+    return ep.empty() ? 0 : std::stoi(ep.substr(ep.rfind(':') + 1));
+  }
+  std::vector<int> reader_ports() const {
+    std::vector<int> out;
+    for (const auto& i : instances()) {
+      if (i.value("role", "") == "replica") out.push_back(i.value("port", 0));
+    }
+    return out;
+  }
+  core::Result<engine::Connection> connect(int port) const {
+    return engine::Connection::open({{"host", "127.0.0.1"}, {"port", std::to_string(port)}, {"user", "postgres"},
+                                     {"password", password()}, {"dbname", "postgres"}});
+  }
+  // The first value of `sql` on `port` ("" on any error).
+  std::string value(int port, const std::string& sql) const {
+    auto c = connect(port);
+    if (!c) return "";
+    auto rows = c->query(sql);
+    if (!rows || rows->empty() || !(*rows)[0][0]) return "";
+    return *(*rows)[0][0];
+  }
+};
+
+// Processes whose command line mentions `needle` (our data root): none may remain.
+std::vector<std::string> processes_mentioning(const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto args = core::process_cmdline(std::stoi(pid));
+    std::string line;
+    for (const auto& a : args) line += a + " ";
+    bool server = args.size() > 1 && args[1] == "server";  // the test's own server, stopped by the harness
+    if (!server && line.find(needle) != std::string::npos) out.push_back(pid + ": " + line);
+  }
+  return out;
+}
+
+bool empty_dir(const std::string& dir) {
+  std::error_code ec;
+  return !std::filesystem::exists(dir) || std::filesystem::is_empty(dir, ec);
+}
+
+TEST(ClusterTest, CreateUseScaleAndDeleteLeavesNothingBehind) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "c1"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("c1.yaml", cluster_yaml("c1", 2))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+
+  // Write through the read-write endpoint; every reader has the rows.
+  int rw = c.port("readWrite"), ro = c.port("readOnly");
+  ASSERT_GT(rw, 0);
+  ASSERT_GT(ro, 0);
+  {
+    auto conn = c.connect(rw);
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE(conn->exec("create table t (id int primary key)"));
+    ASSERT_TRUE(conn->exec("insert into t select generate_series(1, 100)"));
+  }
+  EXPECT_EQ(c.value(rw, "select pg_is_in_recovery()"), "f");
+  for (int p : c.reader_ports()) {
+    EXPECT_TRUE(wait_until([&] { return c.value(p, "select count(*) from t") == "100"; }, 30s)) << "reader on " << p;
+  }
+  // The read-only endpoint reaches every reader, and only readers.
+  std::set<std::string> seen;
+  for (int i = 0; i < 6; ++i) {  // one connection each
+    seen.insert(c.value(ro, "select count(*)::text || ':' || pg_is_in_recovery()::text || ':' || inet_server_port() from t"));
+  }
+  std::set<std::string> readers;
+  for (int p : c.reader_ports()) readers.insert("100:true:" + std::to_string(p));
+  EXPECT_EQ(seen, readers);
+
+  // polarctl connect prints a URI that works.
+  auto uri = server.polarctl({"connect", "c1"});
+  EXPECT_EQ(uri.exit_code, 0) << uri.err;
+  EXPECT_NE(uri.out.find(":" + std::to_string(rw) + "/postgres"), std::string::npos) << uri.out;
+
+  // Scale out to 4: the new readers catch up.
+  ASSERT_EQ(server.polarctl({"scale", "c1", "--readers", "4"}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(4)) << c.get().dump(1);
+  for (int p : c.reader_ports()) {
+    EXPECT_TRUE(wait_until([&] { return c.value(p, "select count(*) from t") == "100"; }, 30s)) << "reader on " << p;
+  }
+  // Scale in to 1: the highest-numbered readers go, with their slots.
+  ASSERT_EQ(server.polarctl({"scale", "c1", "--readers", "1"}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  std::set<std::string> names;
+  for (const auto& i : c.instances()) names.insert(i.value("name", ""));
+  EXPECT_EQ(names, (std::set<std::string>{"c1-0", "c1-1"}));
+  EXPECT_EQ(c.value(rw, "select string_agg(slot_name, ',') from pg_replication_slots"), "c1_1");
+  EXPECT_EQ(c.value(ro, "select count(*) from t"), "100");
+
+  // Delete: the object goes once its databases, proxy, data and Secret are gone.
+  ASSERT_EQ(server.polarctl({"delete", "pdb", "c1", "--wait"}).exit_code, 0);
+  EXPECT_TRUE(wait_until([&] { return c.get().is_null(); }, 60s));
+  std::string data = server.home() + "/data";
+  EXPECT_TRUE(wait_until([&] { return processes_mentioning(data).empty(); }, 30s)) << processes_mentioning(data).front();
+  EXPECT_TRUE(empty_dir(data + "/nodes/local-1"));
+  EXPECT_TRUE(empty_dir(data + "/clusters"));
+  EXPECT_FALSE(server.client()->get(kube::secrets_ref(), "default", "c1-superuser"));
+}
+
+// kill -9 of the server at several points of Create: the restarted server completes it
+// with exactly one primary and the requested readers; databases survive the kill.
+TEST(ClusterTest, ServerKilledDuringCreateCompletesTheCluster) {
+  for (const char* point : {"after:primary", "after:wait-primary", "before:readers", "after:readers"}) {
+    SCOPED_TRACE(point);
+    TempDir home;
+    auto env = kClusters;
+    env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
+    {
+      ServerProcess crashing(home.path(), env);
+      crashing.leave_databases_running();
+      ASSERT_EQ(crashing.polarctl({"apply", "-f", crashing.write("k.yaml", cluster_yaml("k", 2))}).exit_code, 0);
+      ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 120s)) << "the failpoint never fired";
+    }
+    ServerProcess server(home.path(), kClusters);
+    Cluster c{server, "k"};
+    ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+    int primaries = 0;
+    for (const auto& i : c.instances()) primaries += i.value("role", "") == "primary" ? 1 : 0;
+    EXPECT_EQ(primaries, 1);
+    // Never a second copy: one manager and one postmaster per instance.
+    std::string data = home.path() + "/data";
+    int managers = 0, postmasters = 0;
+    for (const auto& p : processes_mentioning(data)) {
+      managers += p.find("polarstack instance") != std::string::npos ? 1 : 0;
+      postmasters += p.find("bin/postgres -D") != std::string::npos ? 1 : 0;
+    }
+    EXPECT_EQ(managers, 3);
+    EXPECT_EQ(postmasters, 3);
+  }
+}
+
+// kill -9 of a reader's postmaster: its instance manager restarts it and it catches up;
+// the cluster reports it meanwhile and the rest keeps serving.
+TEST(ClusterTest, KilledReaderPostmasterIsRestartedAndCatchesUp) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "r1"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("r1.yaml", cluster_yaml("r1", 1))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  int reader = c.reader_ports().at(0);
+  std::string pid_text = c.value(reader, "select pid from pg_stat_activity where backend_type = 'walreceiver'");
+  // The postmaster's pid is in the instance manager's report; ask PostgreSQL for its own.
+  std::string pm = c.value(reader, "select (pg_read_file('postmaster.pid', 0, 16))");
+  int postmaster = std::atoi(pm.c_str());
+  ASSERT_GT(postmaster, 0) << pm;
+  ASSERT_EQ(::kill(postmaster, SIGKILL), 0);
+  // Writes on the primary go on.
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(wait_until([&] {
+    auto conn = c.connect(rw);
+    return conn && conn->exec("create table if not exists after_kill as select generate_series(1, 50) as id").has_value();
+  }, 30s));
+  EXPECT_TRUE(wait_until([&] { return c.value(reader, "select count(*) from after_kill") == "50"; }, 60s));
+  std::string pm2 = c.value(reader, "select (pg_read_file('postmaster.pid', 0, 16))");
+  EXPECT_NE(std::atoi(pm2.c_str()), postmaster);
+  EXPECT_TRUE(c.wait_ready(1, 30s));
+  (void)pid_text;
+}
+
+// Bad input changes nothing: no operation, no database.
+TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {
+  ServerProcess server("", kClusters);
+  Cluster taken{server, "taken"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("t.yaml", cluster_yaml("taken", 0, "  endpoints:\n    readWritePort: 21001\n"))}).exit_code, 0);
+  struct Case {
+    std::string name, yaml, field, message;
+  };
+  std::vector<Case> cases = {
+      {"readers", cluster_yaml("bad1", 99), "spec.readers", "must be between 0 and 15, got 99"},
+      {"version", cluster_yaml("bad2", 1, "  version: \"9.6\"\n"), "spec.version", "must be one of"},
+      {"name", cluster_yaml("Bad_Name", 1), "metadata.name", "DNS-1123"},
+      {"port taken", cluster_yaml("bad3", 1, "  endpoints:\n    readWritePort: 21001\n"), "spec.endpoints.readWritePort",
+       "already used by PolarDBCluster default/taken"},
+      {"port low", cluster_yaml("bad4", 1, "  endpoints:\n    readOnlyPort: 80\n"), "spec.endpoints.readOnlyPort",
+       "1024 to 65535"},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = server.polarctl({"apply", "-f", server.write("bad.yaml", tc.yaml)});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(tc.field), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(tc.message), std::string::npos) << r.err;
+  }
+  ASSERT_TRUE(taken.wait_ready(0));
+  // A port another program listens on: Create fails before creating anything.
+  int busy = 0;
+  {
+    auto l = server.client()->list(kube::clusters_ref(), "default");
+    ASSERT_TRUE(l);
+    EXPECT_EQ((*l)["items"].size(), 1u);  // only "taken"
+  }
+  busy = taken.port("readWrite");  // the proxy of "taken" listens there; a second owner must fail
+  ASSERT_EQ(busy, 21001);
+  auto ops = server.client()->list(kube::operations_ref(), "default");
+  ASSERT_TRUE(ops);
+  for (const auto& o : (*ops)["items"]) EXPECT_EQ(core::string_at(o, "spec.clusterRef"), "taken");
+  // Changing what this release cannot change is refused and changes nothing.
+  auto r = server.polarctl({"apply", "-f", server.write("t2.yaml", cluster_yaml("taken", 0, "  parameters:\n    work_mem: 8MB\n  endpoints:\n    readWritePort: 21001\n"))});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("spec.parameters"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace polarstack::testing
