@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Starts polarstack in local mode and applies examples/cluster.yaml.
+# Starts polarstack in local mode with a real PostgreSQL cluster (examples/cluster.yaml:
+# 1 primary + 2 readers).
 #  - installs missing Debian packages and builds (first run takes a few minutes)
 #  - starts `polarstack server` in the background unless it is already running
-#  - applies the example cluster and shows it as stored
-# Safe to run again. State lives in $POLARSTACK_HOME (default ~/.polarstack).
+#  - applies the example cluster, waits until it is Ready, and prints how to connect
+# Safe to run again. State lives in $POLARSTACK_HOME (default ~/.polarstack); databases
+# in /var/lib/polarstack as root, else $POLARSTACK_HOME/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -52,15 +54,39 @@ fi
 step "Applying examples/cluster.yaml"
 POLARSTACK_HOME=$HOME_DIR "$BIN/polarctl" apply -f examples/cluster.yaml
 
-step "The cluster as stored"
-POLARSTACK_HOME=$HOME_DIR "$BIN/polarctl" get polardbcluster demo -o yaml
+step "Waiting until the cluster is Ready"
+PCTL() { POLARSTACK_HOME=$HOME_DIR "$BIN/polarctl" "$@"; }
+last=""
+for _ in $(seq 1 600); do
+  json=$(PCTL get polardbcluster demo -o json 2>/dev/null || true)
+  phase=$(printf '%s' "$json" | grep -o '"phase": *"[A-Za-z]*"' | tail -n 1 | sed 's/.*"\([A-Za-z]*\)"$/\1/')
+  ready=$(printf '%s' "$json" | grep -o '"readyInstances": *[0-9]*' | grep -o '[0-9]*$' || true)
+  step_now=$(printf '%s' "$json" | grep -o '"step": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+  line="phase ${phase:-Pending}, ${ready:-0}/3 instances ready${step_now:+, step $step_now}"
+  if [ "$line" != "$last" ]; then echo "  $line"; last=$line; fi
+  if [ "$phase" = "Running" ]; then break; fi
+  if [ "$phase" = "Interrupted" ] || [ "$phase" = "Failed" ]; then
+    PCTL describe polardbcluster demo >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+if [ "$phase" != "Running" ]; then
+  echo "the cluster is not Ready after 5 minutes:" >&2
+  PCTL describe polardbcluster demo >&2
+  exit 1
+fi
+PCTL get polardbcluster demo -o wide
 
 cat <<TXT
 
-polarstack is running in local mode.
-  polarctl:  export PATH=$BIN:\$PATH; polarctl get pdb
-  kubectl:   KUBECONFIG=$HOME_DIR/kubeconfig kubectl get polardbclusters
-  stop:      $BIN/polarstack stop --home $HOME_DIR
-Databases are started by the operator, which comes in a later release: for now the
-cluster is stored, validated and served through the Kubernetes-compatible API.
+polarstack is running in local mode with a PostgreSQL 15 cluster "demo".
+  open psql (read-write):   $BIN/polarctl psql demo
+  read-only (the readers):  $BIN/polarctl psql demo --ro
+  connection URI:           $BIN/polarctl connect demo
+  status:                   $BIN/polarctl describe pdb demo
+  scale:                    $BIN/polarctl scale demo --readers 3
+  kubectl:                  KUBECONFIG=$HOME_DIR/kubeconfig kubectl get polardbclusters
+  stop everything:          $BIN/polarctl down            (data kept; run this script again to resume)
+  remove everything:        $BIN/polarctl down --delete
 TXT

@@ -62,8 +62,14 @@ TEST_F(KubectlTest, GetDescribeApplyPatchEditDelete) {
   r = kubectl({"get", "pdb", "demo", "-o", "jsonpath={.spec.readers}"});
   EXPECT_EQ(r.out, "5");
 
-  std::string changed = write("c.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: demo\n"
+  // Dropping spec.parameters from the file would change them: refused in this release.
+  std::string dropped = write("d.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: demo\n"
                                         "spec:\n  readers: 1\n");
+  r = kubectl({"apply", "-f", dropped});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("spec.parameters: cannot be changed"), std::string::npos) << r.err;
+  std::string changed = write("c.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: demo\n"
+                                        "spec:\n  readers: 1\n  parameters:\n    max_connections: \"200\"\n");
   r = kubectl({"apply", "-f", changed});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("configured"), std::string::npos) << r.out;
