@@ -45,6 +45,10 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
   const Json* r = core::find_path(cluster, "spec.readers");
   int readers = r && r->is_number_integer() ? r->get<int>() : 0;
   bool deleting = !core::string_at(cluster, "metadata.deletionTimestamp").empty();
+  bool has_finalizer = false;
+  if (const Json* f = core::find_path(cluster, "metadata.finalizers"); f && f->is_array()) {
+    has_finalizer = std::find(f->begin(), f->end(), Json(kFinalizer)) != f->end();
+  }
 
   std::vector<Derived> derived;
   for (const auto& o : operations) {
@@ -70,21 +74,13 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
 
   if (deleting) {
     bool have_delete = std::any_of(derived.begin(), derived.end(), [](const Derived& d) { return d.type == "Delete"; });
-    bool ours = false;
-    if (const Json* f = core::find_path(cluster, "metadata.finalizers"); f && f->is_array()) {
-      ours = std::find(f->begin(), f->end(), Json(kFinalizer)) != f->end();
-    }
-    if (!have_delete && ours) p.create = new_operation(cluster, "Delete", generation, std::nullopt);
+    if (!have_delete && has_finalizer) p.create = new_operation(cluster, "Delete", generation, std::nullopt);
     for (const auto& d : derived) {
       if (d.type != "Delete" && !finished(d.phase)) p.supersede.push_back(d.name);
     }
     return p;
   }
 
-  bool has_finalizer = false;
-  if (const Json* f = core::find_path(cluster, "metadata.finalizers"); f && f->is_array()) {
-    has_finalizer = std::find(f->begin(), f->end(), Json(kFinalizer)) != f->end();
-  }
   p.add_finalizer = !has_finalizer;
 
   // The readers the latest derived Create/ScaleReaders aims at.

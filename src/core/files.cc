@@ -1,5 +1,7 @@
 #include "core/files.h"
 
+#include <cctype>
+
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -12,6 +14,17 @@
 #include <sstream>
 
 namespace polarstack::core {
+
+std::string trim_right(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+Result<std::string> read_secret(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text;
+  return trim_right(std::move(*text));
+}
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -9,6 +9,10 @@
 namespace polarstack::core {
 
 Result<std::string> read_file(const std::string& path);
+// A one-line secret (password, token): the file's content without trailing whitespace.
+Result<std::string> read_secret(const std::string& path);
+// `s` without trailing whitespace (newlines, spaces).
+std::string trim_right(std::string s);
 // Writes to a temporary file in the same directory with `mode`, fsyncs it, then renames
 // it over `path`: readers see the old or the new content, never a mix.
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0600);

@@ -82,6 +82,18 @@ std::vector<std::string> environment_with(const std::map<std::string, std::strin
   return env_strings;
 }
 
+// argv and envp for execve, built before fork: only async-signal-safe calls after it.
+struct ExecArgs {
+  std::vector<std::string> env_strings;
+  std::vector<char*> argv, envp;
+  explicit ExecArgs(const SpawnOptions& opts) : env_strings(environment_with(opts.env)) {
+    for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+};
+
 // In the child, after fork: only async-signal-safe calls.
 void child_setup(const SpawnOptions& opts, int out_fd) {
   if (out_fd >= 0) {
@@ -105,13 +117,7 @@ void child_setup(const SpawnOptions& opts, int out_fd) {
 
 Result<Child> spawn(const SpawnOptions& opts) {
   if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
-  // Build argv and envp before fork: only async-signal-safe calls after it.
-  std::vector<std::string> env_strings = environment_with(opts.env);
-  std::vector<char*> argv, envp;
-  for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  ExecArgs args(opts);
 
   int out_fd = -1;
   if (!opts.stdout_path.empty()) {
@@ -125,7 +131,7 @@ Result<Child> spawn(const SpawnOptions& opts) {
   }
   if (pid == 0) {
     child_setup(opts, out_fd);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(args.argv[0], args.argv.data(), args.envp.data());
     ::_exit(127);
   }
   if (out_fd >= 0) ::close(out_fd);
@@ -134,12 +140,7 @@ Result<Child> spawn(const SpawnOptions& opts) {
 
 Result<pid_t> spawn_daemon(const SpawnOptions& opts) {
   if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
-  std::vector<std::string> env_strings = environment_with(opts.env);
-  std::vector<char*> argv, envp;
-  for (const auto& a : opts.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  ExecArgs args(opts);
   int out_fd = ::open(opts.stdout_path.empty() ? "/dev/null" : opts.stdout_path.c_str(),
                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (out_fd < 0) return fail(Code::kInternal, "cannot open " + opts.stdout_path + ": " + std::strerror(errno));
@@ -167,7 +168,7 @@ Result<pid_t> spawn_daemon(const SpawnOptions& opts) {
     pid_t self = ::getpid();
     (void)!::write(fds[1], &self, sizeof self);
     child_setup(opts, out_fd);
-    ::execve(argv[0], argv.data(), envp.data());
+    ::execve(args.argv[0], args.argv.data(), args.envp.data());
     int err = errno;
     (void)!::write(fds[1], &err, sizeof err);
     ::_exit(127);

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "core/files.h"
+
 namespace polarstack::engine {
 
 using core::Code;
@@ -27,8 +29,7 @@ core::Result<Connection> Connection::open(const std::vector<std::pair<std::strin
   Connection c;
   c.conn_ = PQconnectdbParams(kp.data(), vp.data(), 0);
   if (!c.conn_ || PQstatus(c.conn_) != CONNECTION_OK) {
-    std::string msg = c.conn_ ? PQerrorMessage(c.conn_) : "out of memory";
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    std::string msg = core::trim_right(c.conn_ ? PQerrorMessage(c.conn_) : "out of memory");
     return core::fail(Code::kUnavailable, "cannot connect to PostgreSQL: " + msg);
   }
   return c;
@@ -57,8 +58,7 @@ core::Result<std::vector<Row>> Connection::query(const std::string& sql, const s
                                nullptr, 0);
   auto st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    std::string msg = PQresultErrorMessage(res);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    std::string msg = core::trim_right(PQresultErrorMessage(res));
     PQclear(res);
     return core::fail(ok() ? Code::kInternal : Code::kUnavailable, msg);
   }

@@ -345,14 +345,12 @@ int run_manager(const std::string& dir) {
     core::log_error("instance", cfg.error().message);
     return 2;
   }
-  auto token = core::read_file(paths.token());
+  auto token = core::read_secret(paths.token());
   if (!token || token->empty()) {
     core::log_error("instance", "cannot read the API token " + paths.token());
     return 2;
   }
-  std::string t = *token;
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  Manager m(paths, *cfg, t);
+  Manager m(paths, *cfg, *token);
   return m.run();
 }
 

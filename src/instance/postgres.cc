@@ -31,9 +31,7 @@ std::string conf_quote(const std::string& v) {
 std::string tail_of(const std::string& path, size_t bytes = 600) {
   auto text = core::read_file(path);
   if (!text) return "";
-  std::string t = text->size() > bytes ? text->substr(text->size() - bytes) : *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  return t;
+  return core::trim_right(text->size() > bytes ? text->substr(text->size() - bytes) : *text);
 }
 
 // Runs a tool to completion, its output appended to `log`.
@@ -126,12 +124,10 @@ core::Result<pid_t> start_postmaster(const Paths& paths) {
 core::Result<engine::Connection*> Prober::conn() {
   if (conn_ && conn_->ok()) return &*conn_;
   conn_.reset();
-  auto pw = core::read_file(paths_.superuser_password());
+  auto pw = core::read_secret(paths_.superuser_password());
   if (!pw) return std::unexpected(pw.error());
-  std::string password = *pw;
-  while (!password.empty() && password.back() == '\n') password.pop_back();
   auto c = engine::Connection::open({{"host", paths_.run()}, {"port", std::to_string(cfg_.port)},
-                                     {"user", kSuperuser}, {"password", password}, {"dbname", "postgres"},
+                                     {"user", kSuperuser}, {"password", *pw}, {"dbname", "postgres"},
                                      {"application_name", "polarstack-instance"}},
                                     std::chrono::seconds(2));
   if (!c) return std::unexpected(c.error());
@@ -172,10 +168,9 @@ Probe Prober::probe() {
 core::Status Prober::ensure_replication_role() {
   auto c = conn();
   if (!c) return std::unexpected(c.error());
-  auto pw = core::read_file(paths_.replication_password());
+  auto pw = core::read_secret(paths_.replication_password());
   if (!pw) return std::unexpected(pw.error());
-  std::string password = *pw;
-  while (!password.empty() && password.back() == '\n') password.pop_back();
+  const std::string& password = *pw;
   // DDL takes no parameters: the password is a generated hex string, quoted as a literal.
   for (char ch : password) {
     if (!isxdigit(static_cast<unsigned char>(ch))) return core::fail(Code::kInvalid, "replication password is not hex");

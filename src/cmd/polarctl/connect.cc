@@ -36,8 +36,7 @@ core::Result<Target> target_of(kube::Client& c, const Options& o, const std::str
   auto pw = core::base64_decode(core::string_at(*secret, "data.password"));
   if (!user || !pw) return core::fail(core::Code::kInvalid, "the Secret " + o.args[0] + "-superuser is malformed");
   t.user = *user;
-  t.password = *pw;
-  while (!t.password.empty() && t.password.back() == '\n') t.password.pop_back();
+  t.password = core::trim_right(*pw);
   return t;
 }
 }  // namespace

@@ -21,11 +21,6 @@ using core::Code;
 using core::Json;
 
 namespace {
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // The pid in `pid_file` if that process is alive and is `polarstack <sub> --dir <dir>`.
 pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std::string& dir) {
   auto text = core::read_file(pid_file);
@@ -144,9 +139,7 @@ core::Status LocalRuntime::ensure_secrets(const ClusterKey& c) {
 }
 
 core::Result<std::string> LocalRuntime::superuser_password(const ClusterKey& c) {
-  auto pw = core::read_file(cluster_dir(c) + "/secrets/superuser");
-  if (!pw) return std::unexpected(pw.error());
-  return trim(*pw);
+  return core::read_secret(cluster_dir(c) + "/secrets/superuser");
 }
 
 core::Result<InstanceInfo> LocalRuntime::info_of(const std::string& dir, const std::string& node) {
@@ -229,7 +222,7 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
     std::vector<std::pair<std::string, std::string>> files = {
         {paths.superuser_password(), *su},
         {paths.replication_password(), *repl},
-        {paths.pgpass(), "*:*:*:" + std::string(instance::kReplicationUser) + ":" + trim(*repl) + "\n"},
+        {paths.pgpass(), "*:*:*:" + std::string(instance::kReplicationUser) + ":" + core::trim_right(*repl) + "\n"},
         {paths.token(), *token},
         {paths.config(), cfg.to_json().dump(1) + "\n"},  // last: an instance exists once its config does
     };
@@ -269,12 +262,12 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
   auto cfg = instance::load_config({dir});
   if (!cfg) return std::unexpected(cfg.error());
-  auto token = core::read_file(cluster_dir(c) + "/secrets/token");
+  auto token = core::read_secret(cluster_dir(c) + "/secrets/token");
   if (!token) return std::unexpected(token.error());
   httplib::Client cli("127.0.0.1", cfg->api_port);
   cli.set_connection_timeout(2);
   cli.set_read_timeout(timeout_s);
-  httplib::Headers h{{"Authorization", "Bearer " + trim(*token)}};
+  httplib::Headers h{{"Authorization", "Bearer " + *token}};
   httplib::Result r = method == "GET"    ? cli.Get(path, h)
                       : method == "PUT"  ? cli.Put(path, h, "", "application/json")
                       : method == "DELETE" ? cli.Delete(path, h)

@@ -30,5 +30,9 @@ class PortRegistry {
 
 // True if nothing listens on 127.0.0.1:port (we could bind it).
 bool port_free(int port);
+// A TCP socket bound to 127.0.0.1:port (SO_REUSEADDR), or -1.
+int bind_loopback(int port);
+// A TCP connection to 127.0.0.1:port (TCP_NODELAY), or -1.
+int connect_loopback(int port);
 
 }  // namespace polarstack::runtime::local

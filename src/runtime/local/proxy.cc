@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "kube/config.h"
 #include "kube/informer.h"
+#include "runtime/local/ports.h"
 
 namespace polarstack::runtime::local {
 
@@ -41,32 +42,11 @@ Routes routes;
 std::atomic<unsigned> next_reader{0};
 
 int listen_on(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 512) != 0) {
+  int fd = bind_loopback(port);
+  if (fd >= 0 && ::listen(fd, 512) != 0) {
     ::close(fd);
     return -1;
   }
-  return fd;
-}
-
-int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
 
@@ -106,7 +86,7 @@ void serve(int listener, bool read_write) {
       }
     }
     std::thread([client, port] {
-      int backend = port > 0 ? connect_to(port) : -1;
+      int backend = port > 0 ? connect_loopback(port) : -1;
       if (backend >= 0) {
         relay(client, backend);
         ::close(backend);
