@@ -39,4 +39,8 @@ core::Result<Config> load_config(const Paths& paths) {
   return Config::from_json(*j);
 }
 
+core::Status save_config(const Paths& paths, const Config& cfg) {
+  return core::write_file_atomic(paths.config(), cfg.to_json().dump(1) + "\n");
+}
+
 }  // namespace polarstack::instance

@@ -27,7 +27,8 @@ inline constexpr const char* kReplicationUser = "replicator";
 struct Config {
   std::string name;       // instance name, also application_name
   std::string cluster;    // "namespace/name"
-  std::string role;       // bootstrap role: "primary" (initdb) or "replica" (pg_basebackup)
+  std::string role;       // "primary" (bootstrapped by initdb) or "replica" (pg_basebackup); the manager
+                          // rewrites it when it is promoted or told to follow another primary
   int port = 0;           // PostgreSQL port on 127.0.0.1
   int api_port = 0;       // instance API port on 127.0.0.1
   std::string primary_host = "127.0.0.1";
@@ -47,6 +48,7 @@ struct Paths {
   std::string superuser_password() const { return secrets() + "/superuser"; }
   std::string replication_password() const { return secrets() + "/replication"; }
   std::string pgpass() const { return secrets() + "/pgpass"; }
+  std::string rewind_pgpass() const { return secrets() + "/rewind.pgpass"; }  // superuser, for pg_rewind
   std::string data() const { return dir + "/data"; }
   std::string run() const { return dir + "/run"; }
   std::string lock() const { return dir + "/instance.lock"; }
@@ -56,5 +58,7 @@ struct Paths {
 };
 
 core::Result<Config> load_config(const Paths& paths);
+// Writes instance.json atomically (the manager does when its role changes).
+core::Status save_config(const Paths& paths, const Config& cfg);
 
 }  // namespace polarstack::instance

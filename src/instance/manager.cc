@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <thread>
 
 #include "core/files.h"
@@ -39,6 +43,9 @@ class Manager {
   void on_postmaster_exit(int status);
   void start();
   void stop_postmaster();
+  void follow(const Config& next);
+  void rewind_and_start(const Config& next);
+  bool check_follow();
   bool wait_signal(std::chrono::milliseconds timeout);
   core::Json status();
   void set_state(const std::string& s, const std::string& error = "") {
@@ -65,6 +72,9 @@ class Manager {
   int quick_crashes_ = 0;
   bool role_ready_ = false;
   Clock::time_point started_at_{}, next_start_{};
+  std::optional<Config> follow_;               // requested: become a replica of this primary
+  std::optional<Clock::time_point> follow_by_; // a reloaded replica must stream from it by then
+  Clock::time_point follow_retry_at_{};        // after a failed rewind and re-clone
 
   std::mutex probe_mu_;  // guards prober_
   Prober prober_;
@@ -93,7 +103,8 @@ core::Json Manager::status() {
           {"currentLsn", p.current_lsn}, {"receivedLsn", p.received_lsn}, {"replayedLsn", p.replayed_lsn},
           {"lsn", p.in_recovery ? p.replayed_lsn : p.current_lsn}, {"streaming", p.streaming},
           {"version", p.version}, {"dataDirBytes", dir_bytes(paths_.data())}, {"restarts", restarts_},
-          {"lastError", last_error_.empty() ? p.error : last_error_}};
+          {"configuredRole", cfg_.role}, {"primaryPort", cfg_.role == "replica" ? cfg_.primary_port : 0},
+          {"senderPort", p.sender_port}, {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
 bool Manager::serve() {
@@ -130,14 +141,68 @@ bool Manager::serve() {
   http_.Delete(R"(/v1/slots/([a-z0-9_]{1,63}))", slot_handler(false));
   http_.Post("/v1/reload", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res)) return;
+    Config cfg;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cfg = cfg_;
+    }
     std::lock_guard<std::mutex> lock(probe_mu_);
-    auto st = write_conf(paths_, cfg_);
+    auto st = write_conf(paths_, cfg);
     reply(res, st ? prober_.reload() : st);
   });
   http_.Post("/v1/promote", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res)) return;
-    std::lock_guard<std::mutex> lock(probe_mu_);
-    reply(res, prober_.promote());
+    core::Status st;
+    {
+      std::lock_guard<std::mutex> lock(probe_mu_);
+      st = prober_.promote();
+    }
+    if (st) {
+      // Remembered, so a restart does not bring it back as a replica of its old primary.
+      std::lock_guard<std::mutex> lock(mu_);
+      cfg_.role = "primary";
+      follow_.reset();
+      follow_by_.reset();
+      st = save_config(paths_, cfg_);
+      if (st) st = write_conf(paths_, cfg_);
+      core::log_info("instance", "promoted to primary");
+    }
+    reply(res, st);
+  });
+  // Become a replica of another primary: a replica reloads its primary_conninfo; a primary
+  // (demote) or a replica that cannot follow is stopped, rewound with pg_rewind against the
+  // new primary (re-cloned if that fails) and started as a replica. Asynchronous: the
+  // status shows state Following/Rewinding/Recloning and then the new sender.
+  http_.Post("/v1/follow", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    auto body = core::parse_json(req.body);
+    auto bad = [&](const std::string& msg) {
+      res.status = 400;
+      res.set_content(core::Json{{"error", msg}}.dump(), "application/json");
+    };
+    if (!body || !body->is_object()) return bad("body: must be a JSON object");
+    static const std::regex host_re("[A-Za-z0-9.:-]{1,253}"), slot_re("[a-z0-9_]{1,63}");
+    const core::Json& b = *body;
+    for (const auto& [k, v] : b.items()) {
+      if (k != "primaryHost" && k != "primaryPort" && k != "slot") return bad(k + ": unknown field");
+    }
+    std::string host = b.contains("primaryHost") && b["primaryHost"].is_string() ? b["primaryHost"].get<std::string>() : "127.0.0.1";
+    if (!std::regex_match(host, host_re)) return bad("primaryHost: must be a host name or address");
+    if (!b.contains("primaryPort") || !b["primaryPort"].is_number_integer()) return bad("primaryPort: required integer");
+    int port = b["primaryPort"].get<int>();
+    if (port < 1 || port > 65535) return bad("primaryPort: must be 1..65535");
+    std::string slot = b.contains("slot") && b["slot"].is_string() ? b["slot"].get<std::string>() : "";
+    if (!std::regex_match(slot, slot_re)) return bad("slot: required, [a-z0-9_]{1,63}");
+    if (port == cfg_.port && (host == "127.0.0.1" || host == "localhost")) return bad("primaryPort: that is this instance");
+    std::lock_guard<std::mutex> lock(mu_);
+    Config next = cfg_;
+    next.role = "replica";
+    next.primary_host = host;
+    next.primary_port = port;
+    next.slot = slot;
+    follow_ = next;
+    core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
+    reply(res, {});
   });
   http_.Post("/v1/restart", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res)) return;
@@ -149,8 +214,9 @@ bool Manager::serve() {
     reply(res, {});
     ::kill(::getpid(), SIGTERM);  // picked up by the supervision loop's sigtimedwait
   });
+  errno = 0;
   if (!http_.bind_to_port("127.0.0.1", cfg_.api_port)) {
-    core::log_error("instance", "cannot listen on 127.0.0.1:" + std::to_string(cfg_.api_port));
+    core::log_error("instance", "cannot listen on 127.0.0.1:" + std::to_string(cfg_.api_port) + ": " + std::strerror(errno));
     return false;
   }
   http_thread_ = std::thread([this] { http_.listen_after_bind(); });
@@ -158,7 +224,12 @@ bool Manager::serve() {
 }
 
 void Manager::start() {
-  if (auto st = write_conf(paths_, cfg_); !st) {
+  Config cfg;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cfg = cfg_;
+  }
+  if (auto st = write_conf(paths_, cfg); !st) {
     set_state("Failed", st.error().message);
     return;
   }
@@ -229,8 +300,104 @@ void Manager::stop_postmaster() {
   prober_.reset();
 }
 
+void Manager::follow(const Config& next) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cfg_ = next;
+    state_ = "Following";
+    follow_by_.reset();
+  }
+  if (auto st = save_config(paths_, next); !st) {
+    set_state("Running", st.error().message);
+    return;
+  }
+  Probe p;
+  {
+    std::lock_guard<std::mutex> plock(probe_mu_);
+    p = prober_.probe();
+  }
+  if (p.connected && p.in_recovery) {
+    // A replica switches its WAL receiver on reload; with recovery_target_timeline=latest
+    // it follows the new timeline if it has not replayed past the fork.
+    std::lock_guard<std::mutex> plock(probe_mu_);
+    auto st = write_conf(paths_, next);
+    if (st) st = prober_.reload();
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = "Running";
+    follow_by_ = Clock::now() + 5s;
+    if (!st) last_error_ = st.error().message;
+    return;
+  }
+  rewind_and_start(next);
+}
+
+void Manager::rewind_and_start(const Config& next) {
+  set_state("Rewinding");
+  stop_postmaster();
+  auto st = rewind(paths_, next, stop_);
+  if (!st) {
+    core::log_warn("instance", st.error().message + "; cloning again from the new primary");
+    set_state("Recloning", st.error().message);
+    st = reclone(paths_, next, stop_);
+  }
+  if (!st) {
+    core::log_error("instance", "cannot follow the new primary: " + st.error().message);
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = st.error().message;
+    if (!follow_) follow_ = next;  // tried again by the supervision loop
+    follow_retry_at_ = Clock::now() + 2s;
+    state_ = "Starting";
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    quick_crashes_ = 0;
+    follow_by_.reset();
+  }
+  core::log_info("instance", "following " + next.primary_host + ":" + std::to_string(next.primary_port));
+  start();
+}
+
+// True when a reloaded replica streams from its new primary, or has no deadline pending;
+// false (and rewinds) when it missed the deadline.
+bool Manager::check_follow() {
+  Config cfg;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!follow_by_) return true;
+    cfg = cfg_;
+  }
+  Probe p;
+  {
+    std::lock_guard<std::mutex> plock(probe_mu_);
+    p = prober_.probe();
+  }
+  if (p.connected && p.streaming && p.sender_port == cfg.primary_port) {
+    std::lock_guard<std::mutex> lock(mu_);
+    follow_by_.reset();
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Clock::now() < *follow_by_) return true;
+  }
+  core::log_warn("instance", "not streaming from the new primary after a reload; rewinding");
+  rewind_and_start(cfg);
+  return false;
+}
+
 void Manager::supervise() {
   while (!wait_signal(100ms)) {
+    std::optional<Config> follow_req;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Clock::now() >= follow_retry_at_) follow_req.swap(follow_);
+    }
+    if (follow_req) {
+      follow(*follow_req);
+      continue;
+    }
+    if (!check_follow()) continue;
     pid_t pm;
     bool child;
     std::string state;
@@ -279,7 +446,7 @@ void Manager::supervise() {
       bool due;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        due = Clock::now() >= next_start_;
+        due = Clock::now() >= next_start_ && !follow_;  // a pending follow starts it itself
       }
       if (due) start();
     }

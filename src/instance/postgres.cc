@@ -78,6 +78,52 @@ core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<
   return {};
 }
 
+core::Status rewind(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop) {
+  auto pw = core::read_secret(paths.superuser_password());
+  if (!pw) return std::unexpected(pw.error());
+  // pg_rewind reads the source as the superuser: its password through a passfile, never argv.
+  if (auto st = core::write_file_atomic(paths.rewind_pgpass(), "*:*:*:" + std::string(kSuperuser) + ":" + *pw + "\n"); !st) {
+    return st;
+  }
+  // A freshly promoted primary's control file names its new timeline only after a
+  // checkpoint; without one pg_rewind sees "the same timeline" and does nothing.
+  {
+    auto src = engine::Connection::open({{"host", cfg.primary_host}, {"port", std::to_string(cfg.primary_port)},
+                                         {"user", kSuperuser}, {"password", *pw}, {"dbname", "postgres"},
+                                         {"application_name", cfg.name + "-rewind"}},
+                                        std::chrono::seconds(5));
+    if (!src) return core::fail(Code::kUnavailable, "cannot reach the new primary: " + src.error().message);
+    auto rec = src->query("select pg_is_in_recovery()");
+    if (!rec || rec->empty() || (*rec)[0][0].value_or("t") != "f") {
+      return core::fail(Code::kUnavailable, "the instance to follow is not a primary (yet)");
+    }
+    if (auto st = src->exec("checkpoint"); !st) return core::fail(Code::kUnavailable, "checkpoint on the new primary: " + st.error().message);
+  }
+  std::string source = "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" + kSuperuser +
+                       " dbname=postgres passfile=" + paths.rewind_pgpass() + " application_name=" + cfg.name +
+                       "-rewind connect_timeout=5";
+  auto st = run_tool({bin("pg_rewind"), "--target-pgdata=" + paths.data(), "--source-server=" + source},
+                     {}, paths.dir + "/rewind.log", stop);
+  if (!st) return core::fail(Code::kInternal, "pg_rewind failed: " + st.error().message);
+  return core::write_file_atomic(paths.data() + "/standby.signal", "");
+}
+
+core::Status reclone(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop) {
+  // The old data stays aside until the clone is complete, then goes.
+  std::string aside = paths.data() + ".discarded";
+  std::error_code ec;
+  if (fs::exists(paths.data(), ec)) {
+    fs::remove_all(aside, ec);
+    fs::rename(paths.data(), aside, ec);
+    if (ec) return core::fail(Code::kInternal, "cannot move " + paths.data() + " aside: " + ec.message());
+  }
+  Config replica = cfg;
+  replica.role = "replica";
+  if (auto st = bootstrap(paths, replica, stop); !st) return st;
+  fs::remove_all(aside, ec);
+  return {};
+}
+
 core::Status write_conf(const Paths& paths, const Config& cfg) {
   std::string c = "# Managed by polarstack; rewritten on every start. Do not edit.\n";
   auto set = [&](const std::string& k, const std::string& v) { c += k + " = " + conf_quote(v) + "\n"; };
@@ -147,7 +193,8 @@ Probe Prober::probe() {
       "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
       "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
       "(select timeline_id from pg_control_checkpoint())), "
-      "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version')");
+      "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version'), "
+      "(select sender_port from pg_stat_wal_receiver limit 1)");
   if (!rows || rows->empty()) {
     p.error = rows ? "no row" : rows.error().message;
     conn_.reset();
@@ -162,6 +209,7 @@ Probe Prober::probe() {
   p.timeline = r[4] ? std::stoll(*r[4]) : 0;
   p.streaming = r[5].value_or("") == "streaming";
   p.version = r[6].value_or("");
+  p.sender_port = r[7] ? std::atoi(r[7]->c_str()) : 0;
   return p;
 }
 

@@ -24,6 +24,16 @@ core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<
 // polarstack owns plus the user's parameters.
 core::Status write_conf(const Paths& paths, const Config& cfg);
 
+// Makes the stopped <data> a replica of cfg's primary that can stream from it: pg_rewind
+// against the primary (a no-op when the histories did not diverge), then standby.signal.
+// The source's configuration files that pg_rewind copies are replaced by write_conf at
+// the next start.
+core::Status rewind(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop);
+
+// Discards <data> and clones it again from cfg's primary (bootstrap as a replica): the
+// fallback when rewind fails.
+core::Status reclone(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop);
+
 // The pid of a running postmaster of <data> (from postmaster.pid), if any.
 std::optional<pid_t> running_postmaster(const Paths& paths);
 
@@ -38,6 +48,7 @@ struct Probe {
   std::string received_lsn;    // replica
   std::string replayed_lsn;    // replica
   int64_t timeline = 0;
+  int sender_port = 0;         // replica: the port its WAL receiver streams from
   std::string version;
   std::string error;
 };

@@ -50,6 +50,7 @@ struct InstanceState {
   std::string received_lsn;
   int64_t timeline = 0;
   int postmaster_pid = -1;
+  int sender_port = 0;      // replica: the PostgreSQL port its WAL receiver streams from
   int64_t data_dir_bytes = 0;
   int restarts = 0;
   std::string version;
@@ -74,6 +75,13 @@ class Runtime {
   // Physical replication slots on `on` (the primary).
   virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
   virtual core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
+  // Promotes a replica to primary (it stays one across restarts).
+  virtual core::Status promote(const ClusterKey& c, const std::string& name) = 0;
+  // Makes `name` a replica of `primary`, ensuring a slot for it there first: a replica
+  // switches its upstream; a former primary (demote) is stopped, rewound with pg_rewind
+  // or, failing that, cloned again. Returns once the instance accepted it; instance_state
+  // shows the progress (sender_port is the new primary's port once it streams).
+  virtual core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) = 0;
   // Stops the instance (and its manager) and, unless keep_data, removes its data.
   virtual core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) = 0;
   // The cluster's read-write and read-only addresses (ports 0: allocate).

@@ -7,8 +7,12 @@
 #include <filesystem>
 #include <set>
 
+#include <httplib.h>
+
 #include "core/base64.h"
+#include "core/files.h"
 #include "engine/pg.h"
+#include "runtime/local/local_runtime.h"
 #include "support/harness.h"
 
 namespace polarstack::testing {
@@ -214,6 +218,118 @@ TEST(ClusterTest, KilledReaderPostmasterIsRestartedAndCatchesUp) {
   std::string pm2 = c.value(reader, "select (pg_read_file('postmaster.pid', 0, 16))");
   EXPECT_NE(std::atoi(pm2.c_str()), postmaster);
   EXPECT_TRUE(c.wait_ready(1, 30s));
+}
+
+// The server's local runtime, opened from what the server recorded (runtime.json).
+std::unique_ptr<runtime::local::LocalRuntime> runtime_of(const ServerProcess& server) {
+  auto text = core::read_file(server.home() + "/runtime.json");
+  if (!text) return nullptr;
+  auto j = core::parse_json(*text);
+  if (!j) return nullptr;
+  auto opts = runtime::local::LocalRuntime::options_from_json(*j);
+  if (!opts) return nullptr;
+  auto rt = runtime::local::LocalRuntime::open(*opts);
+  return rt ? std::move(*rt) : nullptr;
+}
+
+// Promote a reader, then make the others follow it: a reader that was streaming from
+// the old primary switches upstream; the old primary, which took a write of its own
+// after the promotion (diverged), is rewound and becomes a reader of the new timeline.
+TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "sw"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("sw.yaml", cluster_yaml("sw", 2))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  auto rt = runtime_of(server);
+  ASSERT_TRUE(rt);
+  runtime::ClusterKey key{"default", "sw"};
+  std::map<std::string, int> port;
+  auto all = rt->list_instances(key);
+  ASSERT_TRUE(all && all->size() == 3u);
+  for (const auto& i : *all) port[i.name] = i.port;
+
+  ASSERT_TRUE(c.connect(port["sw-0"])->exec("create table t as select generate_series(1, 10) as id").has_value());
+  ASSERT_TRUE(wait_until([&] { return c.value(port["sw-1"], "select count(*) from t") == "10" &&
+                                      c.value(port["sw-2"], "select count(*) from t") == "10"; }, 30s));
+
+  // Bad requests change nothing.
+  EXPECT_EQ(rt->follow(key, "sw-1", "sw-1").error().code, core::Code::kInvalid);
+  EXPECT_EQ(rt->follow(key, "sw-1", "nope").error().code, core::Code::kNotFound);
+  {
+    auto token = core::read_secret(server.home() + "/data/clusters/default.sw/secrets/token");
+    ASSERT_TRUE(token);
+    int api = 0;
+    for (const auto& i : *all) api = i.name == "sw-1" ? i.api_port : api;
+    httplib::Client cli("127.0.0.1", api);
+    struct Case { std::string body, field; int status; bool auth; };
+    std::vector<Case> cases = {
+        {R"({"primaryPort": 1, "slot": "x"})", "", 401, false},
+        {"not json", "body", 400, true},
+        {R"({"primaryPort": 5432})", "slot", 400, true},
+        {R"({"slot": "sw_1"})", "primaryPort", 400, true},
+        {R"({"primaryPort": 70000, "slot": "sw_1"})", "primaryPort", 400, true},
+        {R"({"primaryPort": 5432, "slot": "Bad-Slot"})", "slot", 400, true},
+        {R"({"primaryPort": 5432, "slot": "sw_1", "primaryHost": "h; rm -rf /"})", "primaryHost", 400, true},
+        {R"({"primaryPort": 5432, "slot": "sw_1", "extra": 1})", "extra", 400, true},
+        {"{\"primaryPort\": " + std::to_string(port["sw-1"]) + R"(, "slot": "sw_1"})", "primaryPort", 400, true},
+    };
+    for (const auto& tc : cases) {
+      SCOPED_TRACE(tc.body);
+      httplib::Headers h;
+      if (tc.auth) h.emplace("Authorization", "Bearer " + *token);
+      auto r = cli.Post("/v1/follow", h, tc.body, "application/json");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, tc.status) << r->body;
+      EXPECT_NE(r->body.find(tc.field), std::string::npos) << r->body;
+    }
+    auto st = rt->instance_state(key, "sw-1");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->role, "replica");
+    EXPECT_EQ(st->sender_port, port["sw-0"]);
+  }
+
+  // Both readers have replayed the same WAL: sw-2 can follow sw-1 without a rewind.
+  ASSERT_TRUE(wait_until([&] {
+    auto a = rt->instance_state(key, "sw-1"), b = rt->instance_state(key, "sw-2");
+    return a && b && !a->lsn.empty() && a->lsn == b->lsn;
+  }, 30s));
+  auto before = rt->instance_state(key, "sw-2");
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(rt->promote(key, "sw-1").has_value());
+  ASSERT_TRUE(wait_until([&] { return c.value(port["sw-1"], "select pg_is_in_recovery()") == "f"; }, 30s));
+  ASSERT_TRUE(rt->follow(key, "sw-2", "sw-1").has_value());
+  ASSERT_TRUE(wait_until([&] {
+    auto st = rt->instance_state(key, "sw-2");
+    return st && st->sender_port == port["sw-1"];
+  }, 30s));
+  // The old primary still takes a write nobody else will ever see: its history diverges.
+  ASSERT_TRUE(c.connect(port["sw-0"])->exec("create table diverged (id int)").has_value());
+  ASSERT_TRUE(c.connect(port["sw-1"])->exec("insert into t select generate_series(11, 20)").has_value());
+  ASSERT_TRUE(rt->follow(key, "sw-0", "sw-1").has_value());
+  for (std::string n : {"sw-0", "sw-2"}) {
+    SCOPED_TRACE(n);
+    EXPECT_TRUE(wait_until([&] {
+      auto st = rt->instance_state(key, n);
+      return st && st->role == "replica" && st->ready && st->sender_port == port["sw-1"] && st->timeline == 2;
+    }, 90s)) << rt->instance_state(key, n)->last_error;
+    EXPECT_TRUE(wait_until([&] { return c.value(port[n], "select count(*) from t") == "20"; }, 30s));
+    EXPECT_EQ(c.value(port[n], "select count(*) from pg_class where relname = 'diverged'"), "0");
+  }
+  // sw-2 switched upstream without a restart; sw-0 was rewound and restarted.
+  EXPECT_EQ(rt->instance_state(key, "sw-2")->postmaster_pid, before->postmaster_pid);
+  // The cluster status and the read-write endpoint follow the new primary.
+  EXPECT_TRUE(wait_until([&] { return core::string_at(c.get(), "status.currentPrimary") == "sw-1" && c.ready(2); }, 30s))
+      << c.get().dump(1);
+  int rw = c.port("readWrite");
+  EXPECT_TRUE(wait_until([&] {
+    auto conn = c.connect(rw);
+    return conn && conn->exec("insert into t values (21)").has_value();
+  }, 30s));
+  EXPECT_TRUE(wait_until([&] { return c.value(port["sw-0"], "select count(*) from t") == "21"; }, 30s));
+  // The new roles are what the managers start with next time.
+  auto after = rt->list_instances(key);
+  ASSERT_TRUE(after);
+  for (const auto& i : *after) EXPECT_EQ(i.role, i.name == "sw-1" ? "primary" : "replica") << i.name;
 }
 
 // Bad input changes nothing: no operation, no database.

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <cstdio>
+
 #include "core/files.h"
 #include "kube/config.h"
 
@@ -30,6 +32,12 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
+  // POLARSTACK_KEEP_TEST_DIRS=1 keeps them (logs, data) to debug a failure.
+  const char* keep = std::getenv("POLARSTACK_KEEP_TEST_DIRS");
+  if (keep && *keep == '1') {
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 

@@ -257,7 +257,7 @@ core::Result<std::vector<InstanceInfo>> LocalRuntime::list_instances(const Clust
 }
 
 core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::string& name, const std::string& method,
-                                             const std::string& path, int timeout_s) {
+                                             const std::string& path, int timeout_s, const std::string& body) {
   std::string dir = find_instance(c, name);
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
   auto cfg = instance::load_config({dir});
@@ -269,9 +269,9 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
   cli.set_read_timeout(timeout_s);
   httplib::Headers h{{"Authorization", "Bearer " + *token}};
   httplib::Result r = method == "GET"    ? cli.Get(path, h)
-                      : method == "PUT"  ? cli.Put(path, h, "", "application/json")
+                      : method == "PUT"  ? cli.Put(path, h, body, "application/json")
                       : method == "DELETE" ? cli.Delete(path, h)
-                                           : cli.Post(path, h, "", "application/json");
+                                           : cli.Post(path, h, body, "application/json");
   if (!r) return core::fail(Code::kUnavailable, "instance manager of " + name + " is not answering (" + httplib::to_string(r.error()) + ")");
   if (r->status != 200) {
     auto j = core::parse_json(r->body);
@@ -299,6 +299,7 @@ core::Result<InstanceState> LocalRuntime::instance_state(const ClusterKey& c, co
   s.received_lsn = j->value("receivedLsn", "");
   s.timeline = j->value("timeline", int64_t{0});
   s.postmaster_pid = j->value("postmasterPid", -1);
+  s.sender_port = j->value("senderPort", 0);
   s.data_dir_bytes = j->value("dataDirBytes", int64_t{0});
   s.restarts = j->value("restarts", 0);
   s.version = j->value("version", "");
@@ -310,6 +311,24 @@ core::Status LocalRuntime::ensure_slot(const ClusterKey& c, const std::string& o
   auto r = call(c, on, "PUT", "/v1/slots/" + slot_name(slot));
   if (!r) return std::unexpected(r.error());
   return {};
+}
+
+core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name) {
+  auto r = call(c, name, "POST", "/v1/promote", 35);
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+}
+
+core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, const std::string& primary) {
+  if (name == primary) return core::fail(Code::kInvalid, name + " cannot follow itself");
+  std::string pdir = find_instance(c, primary);
+  if (pdir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + primary + " does not exist");
+  auto pcfg = instance::load_config({pdir});
+  if (!pcfg) return std::unexpected(pcfg.error());
+  if (auto st = ensure_slot(c, primary, name); !st) return st;
+  core::Json body{{"primaryHost", "127.0.0.1"}, {"primaryPort", pcfg->port},
+                  {"slot", slot_name(name)}};
+  auto r = call(c, name, "POST", "/v1/follow", 5, body.dump());
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
 }
 
 core::Status LocalRuntime::drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) {
@@ -440,7 +459,7 @@ core::Result<Options> LocalRuntime::options_from_json(const Json& j) {
 std::string LocalRuntime::check_port(const ClusterKey& c, int port) {
   std::string owner = ports_.owner_of(port);
   if (!owner.empty()) return owner.rfind(c.str() + "/", 0) == 0 ? "" : "is already used by " + owner.substr(0, owner.find(':'));
-  if (!port_free(port)) return "is in use on 127.0.0.1 by another program";
+  if (!port_bindable(port)) return "is in use on 127.0.0.1 by another program";
   return "";
 }
 

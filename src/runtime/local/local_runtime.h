@@ -57,6 +57,8 @@ class LocalRuntime : public Runtime {
   core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) override;
   core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
+  core::Status promote(const ClusterKey& c, const std::string& name) override;
+  core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) override;
   core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) override;
   core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) override;
   core::Status remove_endpoints(const ClusterKey& c) override;
@@ -75,7 +77,7 @@ class LocalRuntime : public Runtime {
                             const std::string& log);
   core::Status prepare_dir(const std::string& dir, bool for_postgres);
   core::Result<std::string> call(const ClusterKey& c, const std::string& name, const std::string& method,
-                                 const std::string& path, int timeout_s = 5);
+                                 const std::string& path, int timeout_s = 5, const std::string& body = "");
 
   Options opts_;
   PortRegistry ports_;

@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
+
 #include "core/files.h"
 #include "core/json.h"
 
@@ -72,7 +76,32 @@ int connect_loopback(int port) {
   return fd;
 }
 
+std::set<int> local_ports_in_use() {
+  std::set<int> out;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address st ...": local_address is ADDR:PORT in hex.
+      std::istringstream fields(line);
+      std::string sl, local;
+      if (!(fields >> sl >> local)) continue;
+      auto colon = local.rfind(':');
+      if (colon != std::string::npos) out.insert(static_cast<int>(std::stoul(local.substr(colon + 1), nullptr, 16)));
+    }
+  }
+  return out;
+}
+
 bool port_free(int port) {
+  // Connections of a former owner linger (TIME_WAIT) and can make a later bind fail with
+  // EADDRINUSE for up to a minute, depending on the binder's socket options and uid:
+  // such a port is not free yet.
+  return !local_ports_in_use().count(port) && port_bindable(port);
+}
+
+bool port_bindable(int port) {
   int fd = bind_loopback(port);
   if (fd < 0) return false;
   ::close(fd);
@@ -87,8 +116,9 @@ core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int h
   for (auto& [port, who] : reg.items()) {
     if (who == owner) return std::stoi(port);
   }
+  auto busy = local_ports_in_use();
   for (int p = lo; p <= hi; ++p) {
-    if (reg.contains(std::to_string(p)) || !port_free(p)) continue;
+    if (reg.contains(std::to_string(p)) || busy.count(p) || !port_free(p)) continue;
     reg[std::to_string(p)] = owner;
     if (auto st = core::write_file_atomic(dir_ + "/ports.json", reg.dump(1)); !st) return std::unexpected(st.error());
     return p;
@@ -107,7 +137,7 @@ core::Status PortRegistry::claim(const std::string& owner, int port) {
     if (reg[key] == owner) return {};
     return core::fail(core::Code::kConflict, "port " + key + " is already used by " + reg[key].get<std::string>());
   }
-  if (!port_free(port)) return core::fail(core::Code::kConflict, "port " + key + " is in use on 127.0.0.1 by another program");
+  if (!port_bindable(port)) return core::fail(core::Code::kConflict, "port " + key + " is in use on 127.0.0.1 by another program");
   reg[key] = owner;
   return core::write_file_atomic(dir_ + "/ports.json", reg.dump(1));
 }

@@ -28,8 +28,12 @@ class PortRegistry {
   std::mutex mu_;
 };
 
-// True if nothing listens on 127.0.0.1:port (we could bind it).
+// True if no TCP socket of this machine uses the port locally (listening, connected or
+// lingering in TIME_WAIT) and we could bind 127.0.0.1:port.
 bool port_free(int port);
+// True if nothing listens on 127.0.0.1:port: a port the user asked for explicitly (our
+// own proxy binds it with SO_REUSEADDR even while old connections linger).
+bool port_bindable(int port);
 // A TCP socket bound to 127.0.0.1:port (SO_REUSEADDR), or -1.
 int bind_loopback(int port);
 // A TCP connection to 127.0.0.1:port (TCP_NODELAY), or -1.
