@@ -162,9 +162,12 @@ Json ClusterController::observed_status(const Json& cluster) {
   return status;
 }
 
-void ClusterController::observe(const std::vector<Json>& clusters) {
+bool ClusterController::observe(const std::vector<Json>& clusters) {
+  bool busy = false;
   for (const auto& cluster : clusters) {
     Json status = observed_status(cluster);
+    std::string phase = status.value("phase", "");
+    busy = busy || phase == "Creating" || phase == "Updating" || phase == "Deleting";
     Json current = cluster.value("status", Json::object());
     bool same = true;
     for (auto& [k, v] : status.items()) {
@@ -180,10 +183,12 @@ void ClusterController::observe(const std::vector<Json>& clusters) {
       }
     }
     if (same) continue;
+    busy = true;
     Json patch = {{"metadata", {{"resourceVersion", core::string_at(cluster, "metadata.resourceVersion")}}},
                   {"status", status}};
     api_.patch_cluster_status(core::string_at(cluster, "metadata.namespace"), core::string_at(cluster, "metadata.name"), patch);
   }
+  return busy;
 }
 
 }  // namespace polarstack::cluster

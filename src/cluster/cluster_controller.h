@@ -23,8 +23,10 @@ class ClusterController {
 
   // Plans every cluster (cheap, no probing).
   void plan(const std::vector<core::Json>& clusters, const std::vector<core::Json>& operations);
-  // Probes the instances of every cluster and writes status when it changed.
-  void observe(const std::vector<core::Json>& clusters);
+  // Probes the instances of every cluster and writes status when it changed. Returns
+  // true while something is in motion (a status changed, or a cluster is being created,
+  // updated or deleted): the caller then observes again sooner.
+  bool observe(const std::vector<core::Json>& clusters);
 
   // The status fields observed for one cluster (for tests): instances, currentPrimary,
   // readyInstances, phase, conditions.

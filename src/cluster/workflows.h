@@ -21,7 +21,7 @@ namespace polarstack::cluster {
 inline constexpr const char* kFinalizer = "polarstack.io/cluster";
 
 struct WorkflowOptions {
-  std::chrono::milliseconds poll{500};           // how often a waiting step looks again
+  std::chrono::milliseconds poll{100};           // how often a waiting step looks again
   std::chrono::minutes ready_timeout{10};         // an instance not ready by then interrupts the run
 };
 

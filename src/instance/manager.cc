@@ -75,6 +75,8 @@ class Manager {
   std::optional<Config> follow_;               // requested: become a replica of this primary
   std::optional<Clock::time_point> follow_by_; // a reloaded replica must stream from it by then
   Clock::time_point follow_retry_at_{};        // after a failed rewind and re-clone
+  int64_t data_bytes_ = 0;
+  Clock::time_point data_bytes_at_{};
 
   std::mutex probe_mu_;  // guards prober_
   Prober prober_;
@@ -96,13 +98,18 @@ core::Json Manager::status() {
     p = prober_.probe();
   }
   std::lock_guard<std::mutex> lock(mu_);
+  // Walking PGDATA costs more than the rest of a status: at most every 30 s.
+  if (Clock::now() - data_bytes_at_ > 30s) {
+    data_bytes_ = dir_bytes(paths_.data());
+    data_bytes_at_ = Clock::now();
+  }
   std::string role = !p.connected ? "unknown" : p.in_recovery ? "replica" : "primary";
   bool ready = p.connected && (p.in_recovery ? p.streaming : role_ready_);
   return {{"name", cfg_.name}, {"cluster", cfg_.cluster}, {"role", role}, {"state", state_}, {"ready", ready},
           {"port", cfg_.port}, {"postmasterPid", pm_}, {"managerPid", ::getpid()}, {"timeline", p.timeline},
           {"currentLsn", p.current_lsn}, {"receivedLsn", p.received_lsn}, {"replayedLsn", p.replayed_lsn},
           {"lsn", p.in_recovery ? p.replayed_lsn : p.current_lsn}, {"streaming", p.streaming},
-          {"version", p.version}, {"dataDirBytes", dir_bytes(paths_.data())}, {"restarts", restarts_},
+          {"version", p.version}, {"dataDirBytes", data_bytes_}, {"restarts", restarts_},
           {"configuredRole", cfg_.role}, {"primaryPort", cfg_.role == "replica" ? cfg_.primary_port : 0},
           {"senderPort", p.sender_port}, {"lastError", last_error_.empty() ? p.error : last_error_}};
 }

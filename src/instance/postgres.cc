@@ -40,7 +40,7 @@ core::Status run_tool(std::vector<std::string> argv, const std::map<std::string,
   auto child = core::spawn({std::move(argv), env, log});
   if (!child) return std::unexpected(child.error());
   while (true) {
-    if (auto st = child->wait_for(std::chrono::milliseconds(200))) {
+    if (auto st = child->wait_for(std::chrono::milliseconds(20))) {
       if (WIFEXITED(*st) && WEXITSTATUS(*st) == 0) return {};
       return core::fail(Code::kInternal, "exited with status " + std::to_string(WEXITSTATUS(*st)) + ": " + tail_of(log));
     }

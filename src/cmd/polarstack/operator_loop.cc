@@ -58,6 +58,9 @@ void OperatorLoop::run() {
   clusters.start();
   core::log_info("operator", "running");
   auto last_observe = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  // Instances are probed once a second at rest, five times a second while a cluster is in
+  // motion, so status (and the endpoints that follow it) catches up within 200 ms.
+  auto observe_every = std::chrono::milliseconds(200);
   while (!stop_.load()) {
     std::optional<workflow::TimePoint> next;
     if (operations.wait_synced(std::chrono::milliseconds(100)) && clusters.wait_synced(std::chrono::milliseconds(100))) {
@@ -67,14 +70,16 @@ void OperatorLoop::run() {
       }
       if (opts_.cluster_controller) clusters_ctl.plan(clusters.list(), operations.list());
       next = controller.reconcile(operations.list());
-      if (opts_.cluster_controller && std::chrono::steady_clock::now() - last_observe >= std::chrono::seconds(1)) {
-        clusters_ctl.observe(clusters.list());
+      if (opts_.cluster_controller && std::chrono::steady_clock::now() - last_observe >= observe_every) {
+        bool busy = clusters_ctl.observe(clusters.list());
+        observe_every = busy ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1000);
         last_observe = std::chrono::steady_clock::now();
       }
     }
     std::unique_lock<std::mutex> lock(mu_);
-    // Probe instances once a second even when nothing else happens.
-    auto until = std::chrono::system_clock::now() + std::chrono::seconds(1);
+    // Probe instances even when nothing else happens.
+    auto until = std::chrono::system_clock::now() +
+                 (opts_.cluster_controller ? observe_every : std::chrono::milliseconds(1000));
     if (next && *next < until) until = *next;
     cv_.wait_until(lock, until, [&] { return dirty_ || stop_.load(); });
   }
