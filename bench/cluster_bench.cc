@@ -72,6 +72,22 @@ double cpu_seconds(pid_t pid) {
   }
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
+// Proportional set size and private memory (kB) from smaps_rollup: RSS counts every
+// shared library page in full in every process that maps it; PSS splits it among them.
+std::pair<long, long> pss_private_kib(pid_t pid) {
+  auto text = ps::core::read_file("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  long pss = 0, priv = 0;
+  if (!text) return {0, 0};
+  std::istringstream in(*text);
+  std::string key;
+  long v;
+  std::string unit;
+  while (in >> key) {
+    if (key == "Pss:" && in >> v >> unit) pss = v;
+    else if ((key == "Private_Clean:" || key == "Private_Dirty:") && in >> v >> unit) priv += v;
+  }
+  return {pss, priv};
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,9 +177,10 @@ int main(int argc, char** argv) {
   for (auto& [n, p] : procs) before.push_back(cpu_seconds(p));
   std::this_thread::sleep_for(5s);  // measuring idle CPU over a fixed window
   for (size_t i = 0; i < procs.size(); ++i) {
-    std::printf("  %-22s RSS %6.1f MB, idle CPU %.2f%%\n", procs[i].first.c_str(),
-                static_cast<double>(ps::core::rss_kib(procs[i].second)) / 1024.0,
-                100.0 * (cpu_seconds(procs[i].second) - before[i]) / 5.0);
+    auto [pss, priv] = pss_private_kib(procs[i].second);
+    std::printf("  %-22s RSS %6.1f MB (PSS %5.1f MB, private %5.1f MB), idle CPU %.2f%%\n", procs[i].first.c_str(),
+                static_cast<double>(ps::core::rss_kib(procs[i].second)) / 1024.0, static_cast<double>(pss) / 1024.0,
+                static_cast<double>(priv) / 1024.0, 100.0 * (cpu_seconds(procs[i].second) - before[i]) / 5.0);
   }
   // 5. The control plane with 10 clusters (9 more, one instance each), at rest.
   for (int i = 1; i <= 9; ++i) {
@@ -181,8 +198,11 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(5s);  // at rest: a fixed window for idle CPU
   double cpu0 = cpu_seconds(server.pid());
   std::this_thread::sleep_for(5s);
-  std::printf("  server with 10 clusters%s: RSS %.1f MB, idle CPU %.2f%%\n", all ? "" : " (not all Running)",
-              static_cast<double>(ps::core::rss_kib(server.pid())) / 1024.0, 100.0 * (cpu_seconds(server.pid()) - cpu0) / 5.0);
+  auto [spss, spriv] = pss_private_kib(server.pid());
+  std::printf("  server with 10 clusters%s: RSS %.1f MB (PSS %.1f MB, private %.1f MB), idle CPU %.2f%%\n",
+              all ? "" : " (not all Running)", static_cast<double>(ps::core::rss_kib(server.pid())) / 1024.0,
+              static_cast<double>(spss) / 1024.0, static_cast<double>(spriv) / 1024.0,
+              100.0 * (cpu_seconds(server.pid()) - cpu0) / 5.0);
   std::printf("targets: instance manager <= 10 MB RSS, control plane <= 30 MB with 10 clusters\n");
   return 0;
 }
