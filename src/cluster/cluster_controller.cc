@@ -1,10 +1,10 @@
 #include "cluster/cluster_controller.h"
 
-#include <cstdio>
 
 #include "cluster/planner.h"
 #include "cluster/workflows.h"
 #include "core/log.h"
+#include "core/lsn.h"
 #include "core/time.h"
 
 namespace polarstack::cluster {
@@ -12,12 +12,6 @@ namespace polarstack::cluster {
 using core::Json;
 
 namespace {
-std::optional<uint64_t> lsn_value(const std::string& text) {
-  unsigned hi = 0, lo = 0;
-  if (std::sscanf(text.c_str(), "%X/%X", &hi, &lo) != 2) return std::nullopt;
-  return (static_cast<uint64_t>(hi) << 32) | lo;
-}
-
 Json condition(const std::string& type, bool status, const std::string& reason, const std::string& message) {
   return {{"type", type}, {"status", status ? "True" : "False"}, {"reason", reason}, {"message", message}};
 }
@@ -110,7 +104,7 @@ Json ClusterController::observed_status(const Json& cluster) {
     else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));
     if (role == "primary" && st.ready) {
       primary = i.name;
-      primary_lsn = lsn_value(st.lsn).value_or(0);
+      primary_lsn = core::parse_lsn(st.lsn).value_or(0);
     } else if (role == "replica") {
       replica_lsn.push_back({instances.size(), st.lsn});
     }
@@ -124,7 +118,7 @@ Json ClusterController::observed_status(const Json& cluster) {
     instances.push_back(inst);
   }
   for (auto& [idx, lsn] : replica_lsn) {
-    auto v = lsn_value(lsn);
+    auto v = core::parse_lsn(lsn);
     if (v && primary_lsn > *v) instances[idx]["lagBytes"] = static_cast<int64_t>(primary_lsn - *v);
   }
   const Json* r = core::find_path(cluster, "spec.readers");

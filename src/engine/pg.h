@@ -37,10 +37,6 @@ class Connection {
   pg_conn* conn_ = nullptr;
 };
 
-// "16/B374D848" <-> 64-bit position.
-std::optional<uint64_t> parse_lsn(const std::string& text);
-std::string format_lsn(uint64_t lsn);
-
 // Quotes an identifier for SQL ("name" with doubled quotes).
 std::string quote_ident(const std::string& ident);
 

@@ -1,7 +1,8 @@
 #include "ha/decision.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "core/lsn.h"
 
 namespace polarstack::ha {
 
@@ -24,12 +25,6 @@ const char* to_string(Action a) {
     case Action::kBlocked: return "Blocked";
   }
   return "?";
-}
-
-std::string format_lsn(uint64_t lsn) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32), static_cast<unsigned>(lsn & 0xffffffffu));
-  return buf;
 }
 
 Decision decide(const std::vector<Member>& members, const std::string& primary, const Policy& policy) {
@@ -108,7 +103,7 @@ Decision decide(const std::vector<Member>& members, const std::string& primary, 
     for (auto& c : d.candidates) {
       if (c.eligible && c.received_lsn < bound) {
         c.eligible = false;
-        c.why_not = "received " + format_lsn(c.received_lsn) + " < " + format_lsn(bound) +
+        c.why_not = "received " + core::format_lsn(c.received_lsn) + " < " + core::format_lsn(bound) +
                     ", which holds every acknowledged commit";
       }
     }
@@ -127,7 +122,7 @@ Decision decide(const std::vector<Member>& members, const std::string& primary, 
   d.chosen = best.name;
   d.reason = "PrimaryFailed";
   d.message = "primary " + primary + " " + how + "; promoting " + best.name + " (received " +
-              format_lsn(best.received_lsn) + ", replayed " + format_lsn(best.replayed_lsn) + ")";
+              core::format_lsn(best.received_lsn) + ", replayed " + core::format_lsn(best.replayed_lsn) + ")";
   return d;
 }
 

@@ -71,6 +71,5 @@ struct Decision {
 Decision decide(const std::vector<Member>& members, const std::string& primary, const Policy& policy);
 
 const char* to_string(Action a);
-std::string format_lsn(uint64_t lsn);
 
 }  // namespace polarstack::ha

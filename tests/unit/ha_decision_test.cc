@@ -3,6 +3,7 @@
 // without a provable candidate, HA paused.
 #include <gtest/gtest.h>
 
+#include "core/lsn.h"
 #include "ha/decision.h"
 
 namespace polarstack::ha {
@@ -133,8 +134,8 @@ TEST(HaDecision, SyncModeExplainsWhyALaggingReplicaIsNotComplete) {
 }
 
 TEST(HaDecision, LsnFormatMatchesPostgres) {
-  EXPECT_EQ(format_lsn(0), "0/0");
-  EXPECT_EQ(format_lsn((uint64_t{0x16} << 32) | 0xB374D848u), "16/B374D848");
+  EXPECT_EQ(core::format_lsn(0), "0/0");
+  EXPECT_EQ(core::format_lsn((uint64_t{0x16} << 32) | 0xB374D848u), "16/B374D848");
 }
 
 }  // namespace

@@ -118,7 +118,7 @@ core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int h
   }
   auto busy = local_ports_in_use();
   for (int p = lo; p <= hi; ++p) {
-    if (reg.contains(std::to_string(p)) || busy.count(p) || !port_free(p)) continue;
+    if (reg.contains(std::to_string(p)) || busy.count(p) || !port_bindable(p)) continue;
     reg[std::to_string(p)] = owner;
     if (auto st = core::write_file_atomic(dir_ + "/ports.json", reg.dump(1)); !st) return std::unexpected(st.error());
     return p;
