@@ -1,6 +1,5 @@
 #include "cluster/cluster_controller.h"
 
-
 #include "cluster/planner.h"
 #include "cluster/workflows.h"
 #include "core/log.h"
