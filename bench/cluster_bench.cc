@@ -161,8 +161,11 @@ int main(int argc, char** argv) {
   }
   std::sort(via.begin(), via.end());
   std::sort(direct.begin(), direct.end());
-  std::printf("pgbench -S -c4 (%d s x 3): via read-write endpoint median %.0f tps, direct median %.0f tps, ratio %.2f (target >= 0.9)\n",
-              seconds, via[1], direct[1], via[1] / direct[1]);
+  auto routing = ps::core::read_file(server.home() + "/data/clusters/default.b/endpoints/routing.json");
+  auto mode = routing ? ps::core::parse_json(*routing) : ps::core::Result<ps::core::Json>(ps::core::Json());
+  std::string mode_name = mode && mode->is_object() ? mode->value("mode", "?") : "?";
+  std::printf("pgbench -S -c4 (%d s x 3): via read-write endpoint (%s) median %.0f tps, direct median %.0f tps, ratio %.2f (target >= 0.9)\n",
+              seconds, mode_name.c_str(), via[1], direct[1], via[1] / direct[1]);
 
   // 4. Footprint at rest.
   std::vector<std::pair<std::string, pid_t>> procs = {{"server", server.pid()}};

@@ -1,5 +1,7 @@
 #include "cluster/cluster_controller.h"
 
+#include <cstdlib>
+
 #include "cluster/planner.h"
 #include "cluster/workflows.h"
 #include "core/log.h"
@@ -119,6 +121,23 @@ Json ClusterController::observed_status(const Json& cluster) {
   for (auto& [idx, lsn] : replica_lsn) {
     auto v = core::parse_lsn(lsn);
     if (v && primary_lsn > *v) instances[idx]["lagBytes"] = static_cast<int64_t>(primary_lsn - *v);
+  }
+  // A proxy that died (kill -9, OOM) is started again on the ports in status.
+  if (!deleting) {
+    auto ep_port = [&](const char* which) {
+      std::string ep = core::string_at(cluster, std::string("status.endpoints.") + which);
+      auto colon = ep.rfind(':');
+      return colon == std::string::npos ? 0 : std::atoi(ep.c_str() + colon + 1);
+    };
+    int rw = ep_port("readWrite"), ro = ep_port("readOnly");
+    if (rw > 0 && ro > 0 && !rt_.endpoints_running(c)) {
+      core::log_warn("operator", "endpoints proxy of " + c.str() + " is not running: starting it again");
+      auto ep = rt_.ensure_endpoints(c, rw, ro);
+      api_.record_event(cluster, "Warning", "EndpointsRestarted",
+                        ep ? "the endpoints proxy was not running; started it again on ports " + std::to_string(rw) +
+                                 " and " + std::to_string(ro)
+                           : "the endpoints proxy is not running and cannot be started: " + ep.error().message);
+    }
   }
   const Json* r = core::find_path(cluster, "spec.readers");
   int want = 1 + (r && r->is_number_integer() ? r->get<int>() : 0);

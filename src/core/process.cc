@@ -1,12 +1,14 @@
 #include "core/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -136,6 +138,53 @@ Result<Child> spawn(const SpawnOptions& opts) {
   }
   if (out_fd >= 0) ::close(out_fd);
   return Child(pid);
+}
+
+Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  if (argv.empty()) return fail(Code::kBadRequest, "run: empty argv");
+  SpawnOptions opts;
+  opts.argv = argv;
+  ExecArgs args(opts);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return fail(Code::kInternal, std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    child_setup(opts, fds[1]);
+    ::execve(args.argv[0], args.argv.data(), args.envp.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  Child child(pid);  // killed and reaped on every early return
+  RunResult r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::close(fds[0]);
+      return fail(Code::kUnavailable, argv[0] + " did not finish within " + std::to_string(timeout.count()) + " ms");
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (r.output.size() < (1u << 20)) r.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto st = child.wait_for(std::max(left, std::chrono::milliseconds(1)));
+  if (!st) return fail(Code::kUnavailable, argv[0] + " did not finish within " + std::to_string(timeout.count()) + " ms");
+  r.exit_code = WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+  return r;
 }
 
 Result<pid_t> spawn_daemon(const SpawnOptions& opts) {

@@ -68,6 +68,14 @@ class Child {
 
 Result<Child> spawn(const SpawnOptions& opts);
 
+// Runs a short command to completion and returns its exit code and its stdout and stderr
+// together (at most 1 MiB kept). Killed, and an error returned, after `timeout`.
+struct RunResult {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string output;
+};
+Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
 // Resident set size of a process in KiB (from /proc), or -1.
 long rss_kib(pid_t pid);
 

@@ -87,6 +87,8 @@ class Runtime {
   // The cluster's read-write and read-only addresses (ports 0: allocate).
   virtual core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) = 0;
   virtual core::Status remove_endpoints(const ClusterKey& c) = 0;
+  // Whether what serves the endpoints (the proxy in local mode) is running.
+  virtual bool endpoints_running(const ClusterKey& c) = 0;
   // Removes what is left of the cluster (secrets, directories) once its instances are gone.
   virtual core::Status remove_cluster(const ClusterKey& c, bool keep_data) = 0;
   // Nothing: only the ports the runtime is given may be requested. Empty: fine.

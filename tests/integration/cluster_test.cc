@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "engine/pg.h"
 #include "runtime/local/local_runtime.h"
+#include "runtime/local/redirect.h"
 #include "support/harness.h"
 
 namespace polarstack::testing {
@@ -99,6 +100,28 @@ std::vector<std::string> processes_mentioning(const std::string& needle) {
   return out;
 }
 
+// The endpoints proxy of a cluster: its directory, pid and published routing.
+struct Endpoints {
+  std::string dir;
+  explicit Endpoints(const ServerProcess& server, const std::string& cluster)
+      : dir(server.home() + "/data/clusters/default." + cluster + "/endpoints") {}
+  pid_t pid() const {
+    auto t = core::read_file(dir + "/proxy.pid");
+    return t ? std::atoi(t->c_str()) : -1;
+  }
+  Json routing() const {
+    auto t = core::read_file(dir + "/routing.json");
+    auto j = t ? core::parse_json(*t) : core::Result<Json>(Json());
+    return j ? *j : Json();
+  }
+  // What auto mode picks here: the kernel redirect as root with nftables.
+  static std::string expected_mode() { return runtime::local::redirect_possible() ? "redirect" : "relay"; }
+  static bool has_table(pid_t pid) {
+    auto t = runtime::local::list_redirects();
+    return std::find(t.begin(), t.end(), runtime::local::redirect_table(pid)) != t.end();
+  }
+};
+
 bool empty_dir(const std::string& dir) {
   std::error_code ec;
   return !std::filesystem::exists(dir) || std::filesystem::is_empty(dir, ec);
@@ -132,6 +155,12 @@ TEST(ClusterTest, CreateUseScaleAndDeleteLeavesNothingBehind) {
   std::set<std::string> readers;
   for (int p : c.reader_ports()) readers.insert("100:true:" + std::to_string(p));
   EXPECT_EQ(seen, readers);
+  Endpoints ep(server, "c1");
+  pid_t proxy = ep.pid();
+  EXPECT_EQ(ep.routing().value("mode", ""), Endpoints::expected_mode()) << ep.routing().dump();
+  if (Endpoints::expected_mode() == "redirect") {
+    EXPECT_TRUE(Endpoints::has_table(proxy));
+  }
 
   // polarctl connect prints a URI that works.
   auto uri = server.polarctl({"connect", "c1"});
@@ -161,6 +190,58 @@ TEST(ClusterTest, CreateUseScaleAndDeleteLeavesNothingBehind) {
   EXPECT_TRUE(empty_dir(data + "/nodes/local-1"));
   EXPECT_TRUE(empty_dir(data + "/clusters"));
   EXPECT_FALSE(server.client()->get(kube::secrets_ref(), "default", "c1-superuser"));
+  EXPECT_FALSE(Endpoints::has_table(proxy)) << "the proxy's redirect rules outlived the cluster";
+}
+
+// The user-space relay (what non-root users get; forced here): both endpoints route.
+TEST(ClusterTest, RelayModeServesBothEndpoints) {
+  auto env = kClusters;
+  env["POLARSTACK_ENDPOINT_MODE"] = "relay";
+  ServerProcess server("", env);
+  Cluster c{server, "rl"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("rl.yaml", cluster_yaml("rl", 1))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  Endpoints ep(server, "rl");
+  EXPECT_EQ(ep.routing().value("mode", ""), "relay") << ep.routing().dump();
+  EXPECT_FALSE(Endpoints::has_table(ep.pid()));
+  int rw = c.port("readWrite"), ro = c.port("readOnly");
+  {
+    auto conn = c.connect(rw);
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE(conn->exec("create table t as select 7 as v"));
+  }
+  EXPECT_EQ(c.value(rw, "select pg_is_in_recovery()"), "f");
+  EXPECT_TRUE(wait_until([&] { return c.value(ro, "select v::text || ':' || pg_is_in_recovery()::text from t") == "7:true"; }, 30s));
+}
+
+// kill -9 of the endpoints proxy: the operator starts it again on the same ports, and the
+// dead proxy's redirect rules (left in the kernel) are swept.
+TEST(ClusterTest, KilledProxyIsRestartedAndItsRulesSwept) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "kp"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("kp.yaml", cluster_yaml("kp", 1))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  Endpoints ep(server, "kp");
+  pid_t old = ep.pid();
+  ASSERT_GT(old, 0);
+  int rw = c.port("readWrite");
+  ASSERT_EQ(c.value(rw, "select pg_is_in_recovery()"), "f");
+  ASSERT_EQ(::kill(old, SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return ep.pid() > 0 && ep.pid() != old && core::process_alive(ep.pid()); }, 30s));
+  EXPECT_EQ(c.port("readWrite"), rw);
+  EXPECT_TRUE(wait_until([&] { return c.value(rw, "select pg_is_in_recovery()") == "f"; }, 30s));
+  EXPECT_TRUE(wait_until([&] { return ep.routing().value("readWrite", 0) > 0; }, 30s)) << ep.routing().dump();
+  EXPECT_EQ(ep.routing().value("mode", ""), Endpoints::expected_mode());
+  EXPECT_FALSE(Endpoints::has_table(old)) << "the killed proxy's rules are still in the kernel";
+  if (Endpoints::expected_mode() == "redirect") {
+    EXPECT_TRUE(Endpoints::has_table(ep.pid()));
+  }
+  bool found = false;
+  auto events = server.client()->list(kube::events_ref(), "default");
+  if (events) {
+    for (const auto& e : events->value("items", Json::array())) found = found || e.value("reason", "") == "EndpointsRestarted";
+  }
+  EXPECT_TRUE(found) << "no EndpointsRestarted event";
 }
 
 // kill -9 of the server at several points of Create: the restarted server completes it

@@ -43,6 +43,10 @@ commands:
                                else HOME/data); must be reachable by the postgres user as root
              --node NAME=LOW-HIGH[:/root]   a local node and its port range; repeatable
                                (default local-1=20000-20999)
+             --endpoint-mode auto|redirect|relay   how endpoints reach the databases:
+                               a kernel redirect (nftables, root only), the proxy's
+                               relay, or redirect when possible (default auto;
+                               $POLARSTACK_ENDPOINT_MODE)
   stop     stop the server started from --home DIR (by the PID it recorded)
              --all        also stop every database and proxy it started (data is kept;
                           the next server start brings them back)
@@ -59,11 +63,13 @@ struct Flags {
   std::vector<ps::runtime::local::Node> nodes;
   std::string dir;
   bool all = false;
+  std::string endpoint_mode = "auto";
 };
 
 ps::core::Result<Flags> parse_flags(int argc, char** argv) {
   Flags f;
   if (const char* p = std::getenv("POLARSTACK_PORT"); p && *p) f.port = std::atoi(p);
+  if (const char* m = std::getenv("POLARSTACK_ENDPOINT_MODE"); m && *m) f.endpoint_mode = m;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> ps::core::Result<std::string> {
@@ -102,9 +108,17 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
       auto n = ps::runtime::local::parse_node(*v);
       if (!n) return ps::core::fail(n.error());
       f.nodes.push_back(*n);
+    } else if (a == "--endpoint-mode") {
+      auto v = value();
+      if (!v) return ps::core::fail(v.error());
+      f.endpoint_mode = *v;
     } else {
       return ps::core::fail(ps::core::Code::kBadRequest, "unknown flag " + a);
     }
+  }
+  if (f.endpoint_mode != "auto" && f.endpoint_mode != "redirect" && f.endpoint_mode != "relay") {
+    return ps::core::fail(ps::core::Code::kBadRequest,
+                          "--endpoint-mode: must be auto, redirect or relay, got \"" + f.endpoint_mode + "\"");
   }
   return f;
 }
@@ -170,6 +184,7 @@ int run_server(const Flags& f) {
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   ro.self_exe = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "polarstack";
   ro.kubeconfig = f.home + "/kubeconfig";
+  ro.endpoint_mode = f.endpoint_mode;
   auto rt = runtime::local::LocalRuntime::open(ro);
   if (!rt) {
     core::log_error("server", rt.error().message);

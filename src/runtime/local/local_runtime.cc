@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/process.h"
 #include "instance/config.h"
+#include "runtime/local/redirect.h"
 
 namespace polarstack::runtime::local {
 
@@ -376,7 +377,7 @@ core::Result<EndpointsInfo> LocalRuntime::ensure_endpoints(const ClusterKey& c, 
   auto ro_port = port(ro, "ro");
   if (!ro_port) return std::unexpected(ro_port.error());
   Json cfg = {{"namespace", c.ns}, {"cluster", c.name}, {"readWritePort", *rw_port}, {"readOnlyPort", *ro_port},
-              {"kubeconfig", opts_.kubeconfig}};
+              {"kubeconfig", opts_.kubeconfig}, {"mode", opts_.endpoint_mode}};
   auto cur = core::read_file(dir + "/proxy.json");
   bool changed = !cur || *cur != cfg.dump(1) + "\n";
   if (changed) {
@@ -389,10 +390,16 @@ core::Result<EndpointsInfo> LocalRuntime::ensure_endpoints(const ClusterKey& c, 
   return EndpointsInfo{*rw_port, *ro_port, true};
 }
 
+bool LocalRuntime::endpoints_running(const ClusterKey& c) {
+  std::string dir = cluster_dir(c) + "/endpoints";
+  return daemon_pid(dir + "/proxy.pid", "proxy", dir) > 0;
+}
+
 core::Status LocalRuntime::remove_endpoints(const ClusterKey& c) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string dir = cluster_dir(c) + "/endpoints";
   stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
+  sweep_redirects();  // the rules of a proxy that was killed rather than stopped
   std::error_code ec;
   fs::remove_all(dir, ec);
   return ports_.release(c.str() + "/:");
@@ -432,13 +439,15 @@ int LocalRuntime::stop_all(const Options& opts) {
     stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
     ++stopped;
   }
+  sweep_redirects();
   return stopped;
 }
 
 Json LocalRuntime::options_json(const Options& opts) {
   Json nodes = Json::array();
   for (const auto& n : opts.nodes) nodes.push_back({{"name", n.name}, {"root", n.root}, {"portMin", n.port_min}, {"portMax", n.port_max}});
-  return {{"dataRoot", opts.data_root}, {"nodes", nodes}, {"selfExe", opts.self_exe}, {"kubeconfig", opts.kubeconfig}};
+  return {{"dataRoot", opts.data_root}, {"nodes", nodes}, {"selfExe", opts.self_exe}, {"kubeconfig", opts.kubeconfig},
+          {"endpointMode", opts.endpoint_mode}};
 }
 
 core::Result<Options> LocalRuntime::options_from_json(const Json& j) {
@@ -450,6 +459,7 @@ core::Result<Options> LocalRuntime::options_from_json(const Json& j) {
     }
     o.self_exe = j.value("selfExe", "");
     o.kubeconfig = j.value("kubeconfig", "");
+    o.endpoint_mode = j.value("endpointMode", "auto");
     return o;
   } catch (const std::exception& e) {
     return core::fail(Code::kInvalid, std::string("runtime options: ") + e.what());

@@ -33,6 +33,7 @@ struct Options {
   std::vector<Node> nodes;     // at least one
   std::string self_exe;        // the polarstack binary to start daemons with
   std::string kubeconfig;      // what the endpoint proxies use to follow cluster status
+  std::string endpoint_mode = "auto";  // auto | redirect | relay (proxy.h, redirect.h)
 };
 
 // Parses "name=lo-hi" or "name=lo-hi:/root" (a --node flag).
@@ -62,6 +63,7 @@ class LocalRuntime : public Runtime {
   core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) override;
   core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) override;
   core::Status remove_endpoints(const ClusterKey& c) override;
+  bool endpoints_running(const ClusterKey& c) override;
   core::Status remove_cluster(const ClusterKey& c, bool keep_data) override;
   std::string check_port(const ClusterKey& c, int port) override;
 

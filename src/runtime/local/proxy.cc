@@ -19,6 +19,7 @@
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "runtime/local/ports.h"
+#include "runtime/local/redirect.h"
 
 namespace polarstack::runtime::local {
 
@@ -128,19 +129,56 @@ int run_proxy(const std::string& dir) {
     core::log_error("proxy", kc.error().message);
     return 2;
   }
+  // Kernel redirect when possible (see redirect.h), the relay otherwise.
+  std::string mode = cfg->value("mode", "auto"), table = redirect_table(::getpid()), label = ns + "/" + name;
+  std::string script = dir + "/redirect.nft";
+  bool redirect = false;
+  if (mode != "relay") {
+    sweep_redirects();
+    std::string why = "not root, or nft is not installed";
+    if (redirect_possible()) {
+      core::write_file_atomic(script, redirect_script(table, label, rw_port, ro_port, {}), 0600);
+      auto st = apply_redirect(script);
+      redirect = st.has_value();
+      if (!st) why = st.error().message;
+    }
+    if (!redirect && mode == "redirect") {
+      core::log_error("proxy", "endpoint mode redirect is not available: " + why);
+      return 5;
+    }
+    if (!redirect) core::log_info("proxy", "relaying connections in user space (kernel redirect unavailable: " + why + ")");
+  }
+  auto publish = [&](const Routes& r) {
+    core::Json ro_targets = core::Json::array();
+    for (int p : r.reader_ports) ro_targets.push_back(p);
+    core::Json state = {{"mode", redirect ? "redirect" : "relay"}, {"readWrite", r.primary_port}, {"readOnly", ro_targets}};
+    if (redirect) state["table"] = "ip " + table;
+    core::write_file_atomic(dir + "/routing.json", state.dump(1) + "\n", 0600);
+  };
+  publish({});
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
     kube::Client client(*kc);
     auto apply = [&](const core::Json& obj, bool deleted) {
       Routes r = deleted ? Routes{} : routes_from_status(obj);
-      std::lock_guard<std::mutex> lock(routes_mu);
-      if (r.primary_port != routes.primary_port || r.reader_ports != routes.reader_ports) {
-        std::string readers;
-        for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + std::to_string(p);
-        core::log_info("proxy", "routes: read-write -> " + std::to_string(r.primary_port) + ", read-only -> [" +
-                                    readers + "]");
+      {
+        std::lock_guard<std::mutex> lock(routes_mu);
+        if (r.primary_port == routes.primary_port && r.reader_ports == routes.reader_ports) return;
+        routes = r;
       }
-      routes = r;
+      std::string readers;
+      for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + std::to_string(p);
+      core::log_info("proxy", "routes: read-write -> " + std::to_string(r.primary_port) + ", read-only -> [" + readers +
+                                  "]" + (redirect ? " (kernel redirect)" : ""));
+      if (redirect) {
+        core::write_file_atomic(script, redirect_script(table, label, rw_port, ro_port, r), 0600);
+        // On failure the relay still routes: its listeners get what the rules no longer take.
+        if (auto st = apply_redirect(script); !st) {
+          core::log_warn("proxy", st.error().message + "; removing the redirect, relaying instead");
+          (void)remove_redirect(table);
+        }
+      }
+      publish(r);
     };
     kube::WatchHandlers h;
     h.on_sync = [&](const std::vector<core::Json>& items, const std::string&) {
@@ -159,6 +197,7 @@ int run_proxy(const std::string& dir) {
   stop = true;
   ::shutdown(rw, SHUT_RDWR);
   ::shutdown(ro, SHUT_RDWR);
+  if (redirect) (void)remove_redirect(table);
   ::unlink((dir + "/proxy.pid").c_str());
   core::log_info("proxy", "stopped");
   ::_exit(0);  // relays run on detached threads; the watcher may be inside a request
