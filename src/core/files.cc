@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include <fcntl.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,8 +83,11 @@ bool file_exists(const std::string& path) {
 
 std::string random_hex(size_t bytes) {
   std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    std::abort();  // no entropy: never fall back to a weak secret
+  for (size_t got = 0; got < bytes;) {  // the kernel CSPRNG; blocks only before it is seeded
+    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) std::abort();  // no entropy: never fall back to a weak secret
+    got += static_cast<size_t>(n);
   }
   static const char* kHex = "0123456789abcdef";
   std::string out;

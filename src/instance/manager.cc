@@ -1,8 +1,6 @@
 #include "instance/manager.h"
 
 #include <fcntl.h>
-#include <httplib.h>
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -13,13 +11,13 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <thread>
 
 #include "core/files.h"
 #include "core/log.h"
 #include "core/process.h"
 #include "core/time.h"
+#include "instance/http.h"
 #include "instance/postgres.h"
 
 namespace polarstack::instance {
@@ -57,7 +55,8 @@ class Manager {
   Paths paths_;
   Config cfg_;
   std::string token_;
-  httplib::Server http_;
+  HttpResponse handle(const HttpRequest& req);
+  HttpServer http_{[this](const HttpRequest& req) { return handle(req); }};
   std::thread http_thread_;
   sigset_t sigs_;
   std::atomic<bool> stop_{false};
@@ -114,40 +113,50 @@ core::Json Manager::status() {
           {"senderPort", p.sender_port}, {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
-bool Manager::serve() {
-  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
-    std::string auth = req.get_header_value("Authorization");
-    std::string want = "Bearer " + token_;
-    if (auth.size() == want.size() && CRYPTO_memcmp(auth.data(), want.data(), want.size()) == 0) return true;
-    res.status = 401;
-    res.set_content(R"({"error":"missing or wrong bearer token"})", "application/json");
-    return false;
-  };
-  auto reply = [](httplib::Response& res, const core::Status& st) {
-    if (st) {
-      res.set_content(R"({"ok":true})", "application/json");
-    } else {
-      res.status = st.error().code == core::Code::kConflict ? 409 : 500;
-      res.set_content(core::Json{{"error", st.error().message}}.dump(), "application/json");
-    }
-  };
-  http_.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  http_.Get("/v1/status", [this, authorized](const httplib::Request& req, httplib::Response& res) {
-    if (authorized(req, res)) res.set_content(status().dump(), "application/json");
-  });
-  auto slot_handler = [this, authorized, reply](bool create) {
-    return [this, authorized, reply, create](const httplib::Request& req, httplib::Response& res) {
-      if (!authorized(req, res)) return;
-      std::string slot = req.matches[1];
-      std::lock_guard<std::mutex> lock(probe_mu_);
-      reply(res, create ? prober_.ensure_slot(slot) : prober_.drop_slot(slot));
-    };
-  };
-  // Slot names are checked by the route: anything else is a 404.
-  http_.Put(R"(/v1/slots/([a-z0-9_]{1,63}))", slot_handler(true));
-  http_.Delete(R"(/v1/slots/([a-z0-9_]{1,63}))", slot_handler(false));
-  http_.Post("/v1/reload", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+namespace {
+HttpResponse json_error(int status, const std::string& msg) { return {status, core::Json{{"error", msg}}.dump()}; }
+HttpResponse reply(const core::Status& st) {
+  if (st) return {200, R"({"ok":true})"};
+  return json_error(st.error().code == core::Code::kConflict ? 409 : 500, st.error().message);
+}
+bool all_of(const std::string& s, size_t max, const char* extra) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || std::strchr(extra, c) != nullptr;
+    if (!ok) return false;
+  }
+  return true;
+}
+bool valid_slot(const std::string& s) { return all_of(s, 63, "_"); }
+bool valid_host(const std::string& s) {
+  std::string lower = s;
+  for (auto& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return all_of(lower, 253, ".:-");
+}
+}  // namespace
+
+HttpResponse Manager::handle(const HttpRequest& req) {
+  if (!constant_time_equal(req.header("authorization"), "Bearer " + token_)) {
+    return json_error(401, "missing or wrong bearer token");
+  }
+  const std::string& m = req.method;
+  const std::string& path = req.path;
+  auto only = [&](const char* method) { return m == method ? std::optional<HttpResponse>() : json_error(405, "use " + std::string(method)); };
+  if (path == "/v1/status") {
+    if (auto r = only("GET")) return *r;
+    return {200, status().dump()};
+  }
+  // Slot names are checked here: anything else is a 404.
+  const std::string slots = "/v1/slots/";
+  if (path.rfind(slots, 0) == 0) {
+    std::string slot = path.substr(slots.size());
+    if (!valid_slot(slot)) return json_error(404, "no such resource");
+    if (m != "PUT" && m != "DELETE") return json_error(405, "use PUT or DELETE");
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    return reply(m == "PUT" ? prober_.ensure_slot(slot) : prober_.drop_slot(slot));
+  }
+  if (path == "/v1/reload") {
+    if (auto r = only("POST")) return *r;
     Config cfg;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -155,10 +164,10 @@ bool Manager::serve() {
     }
     std::lock_guard<std::mutex> lock(probe_mu_);
     auto st = write_conf(paths_, cfg);
-    reply(res, st ? prober_.reload() : st);
-  });
-  http_.Post("/v1/promote", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    return reply(st ? prober_.reload() : st);
+  }
+  if (path == "/v1/promote") {
+    if (auto r = only("POST")) return *r;
     core::Status st;
     {
       std::lock_guard<std::mutex> lock(probe_mu_);
@@ -174,33 +183,28 @@ bool Manager::serve() {
       if (st) st = write_conf(paths_, cfg_);
       core::log_info("instance", "promoted to primary");
     }
-    reply(res, st);
-  });
+    return reply(st);
+  }
   // Become a replica of another primary: a replica reloads its primary_conninfo; a primary
   // (demote) or a replica that cannot follow is stopped, rewound with pg_rewind against the
   // new primary (re-cloned if that fails) and started as a replica. Asynchronous: the
   // status shows state Following/Rewinding/Recloning and then the new sender.
-  http_.Post("/v1/follow", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+  if (path == "/v1/follow") {
+    if (auto r = only("POST")) return *r;
     auto body = core::parse_json(req.body);
-    auto bad = [&](const std::string& msg) {
-      res.status = 400;
-      res.set_content(core::Json{{"error", msg}}.dump(), "application/json");
-    };
-    if (!body || !body->is_object()) return bad("body: must be a JSON object");
-    static const std::regex host_re("[A-Za-z0-9.:-]{1,253}"), slot_re("[a-z0-9_]{1,63}");
+    if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
     const core::Json& b = *body;
     for (const auto& [k, v] : b.items()) {
-      if (k != "primaryHost" && k != "primaryPort" && k != "slot") return bad(k + ": unknown field");
+      if (k != "primaryHost" && k != "primaryPort" && k != "slot") return json_error(400, k + ": unknown field");
     }
     std::string host = b.contains("primaryHost") && b["primaryHost"].is_string() ? b["primaryHost"].get<std::string>() : "127.0.0.1";
-    if (!std::regex_match(host, host_re)) return bad("primaryHost: must be a host name or address");
-    if (!b.contains("primaryPort") || !b["primaryPort"].is_number_integer()) return bad("primaryPort: required integer");
+    if (!valid_host(host)) return json_error(400, "primaryHost: must be a host name or address");
+    if (!b.contains("primaryPort") || !b["primaryPort"].is_number_integer()) return json_error(400, "primaryPort: required integer");
     int port = b["primaryPort"].get<int>();
-    if (port < 1 || port > 65535) return bad("primaryPort: must be 1..65535");
+    if (port < 1 || port > 65535) return json_error(400, "primaryPort: must be 1..65535");
     std::string slot = b.contains("slot") && b["slot"].is_string() ? b["slot"].get<std::string>() : "";
-    if (!std::regex_match(slot, slot_re)) return bad("slot: required, [a-z0-9_]{1,63}");
-    if (port == cfg_.port && (host == "127.0.0.1" || host == "localhost")) return bad("primaryPort: that is this instance");
+    if (!valid_slot(slot)) return json_error(400, "slot: required, [a-z0-9_]{1,63}");
+    if (port == cfg_.port && (host == "127.0.0.1" || host == "localhost")) return json_error(400, "primaryPort: that is this instance");
     std::lock_guard<std::mutex> lock(mu_);
     Config next = cfg_;
     next.role = "replica";
@@ -209,24 +213,27 @@ bool Manager::serve() {
     next.slot = slot;
     follow_ = next;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
-    reply(res, {});
-  });
-  http_.Post("/v1/restart", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    return reply({});
+  }
+  if (path == "/v1/restart") {
+    if (auto r = only("POST")) return *r;
     restart_requested_ = true;
-    reply(res, {});
-  });
-  http_.Post("/v1/stop", [this, authorized, reply](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
-    reply(res, {});
+    return reply({});
+  }
+  if (path == "/v1/stop") {
+    if (auto r = only("POST")) return *r;
     ::kill(::getpid(), SIGTERM);  // picked up by the supervision loop's sigtimedwait
-  });
-  errno = 0;
-  if (!http_.bind_to_port("127.0.0.1", cfg_.api_port)) {
-    core::log_error("instance", "cannot listen on 127.0.0.1:" + std::to_string(cfg_.api_port) + ": " + std::strerror(errno));
+    return reply({});
+  }
+  return json_error(404, "no such resource");
+}
+
+bool Manager::serve() {
+  if (auto st = http_.listen(cfg_.api_port); !st) {
+    core::log_error("instance", st.error().message);
     return false;
   }
-  http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+  http_thread_ = std::thread([this] { http_.serve(); });
   return true;
 }
 

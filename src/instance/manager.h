@@ -1,4 +1,4 @@
-// The instance manager (`polarstack instance --dir <dir>`): supervises one PostgreSQL
+// The instance manager (`polarstack-instance --dir <dir>`): supervises one PostgreSQL
 // postmaster and serves the instance API on 127.0.0.1:<apiPort> with a bearer token.
 //
 // - Bootstraps the data directory (initdb or pg_basebackup), then starts or adopts the

@@ -1,5 +1,6 @@
 #include "instance/postgres.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -86,23 +87,23 @@ core::Status rewind(const Paths& paths, const Config& cfg, const std::atomic<boo
     return st;
   }
   // A freshly promoted primary's control file names its new timeline only after a
-  // checkpoint; without one pg_rewind sees "the same timeline" and does nothing.
-  {
-    auto src = engine::Connection::open({{"host", cfg.primary_host}, {"port", std::to_string(cfg.primary_port)},
-                                         {"user", kSuperuser}, {"password", *pw}, {"dbname", "postgres"},
-                                         {"application_name", cfg.name + "-rewind"}},
-                                        std::chrono::seconds(5));
-    if (!src) return core::fail(Code::kUnavailable, "cannot reach the new primary: " + src.error().message);
-    auto rec = src->query("select pg_is_in_recovery()");
-    if (!rec || rec->empty() || (*rec)[0][0].value_or("t") != "f") {
-      return core::fail(Code::kUnavailable, "the instance to follow is not a primary (yet)");
-    }
-    if (auto st = src->exec("checkpoint"); !st) return core::fail(Code::kUnavailable, "checkpoint on the new primary: " + st.error().message);
+  // checkpoint; without one pg_rewind sees "the same timeline" and does nothing. psql does
+  // it (the manager has no password-capable client of its own), through the same passfile.
+  std::string conninfo = "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" +
+                         kSuperuser + " dbname=postgres passfile=" + paths.rewind_pgpass() + " application_name=" +
+                         cfg.name + "-rewind connect_timeout=5";
+  auto rec = core::run({bin("psql"), "-X", "-Atq", "-d", conninfo, "-c", "select pg_is_in_recovery()"}, std::chrono::seconds(30));
+  if (!rec || rec->exit_code != 0) {
+    return core::fail(Code::kUnavailable, "cannot reach the new primary: " +
+                                              (rec ? core::trim_right(rec->output) : rec.error().message));
   }
-  std::string source = "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" + kSuperuser +
-                       " dbname=postgres passfile=" + paths.rewind_pgpass() + " application_name=" + cfg.name +
-                       "-rewind connect_timeout=5";
-  auto st = run_tool({bin("pg_rewind"), "--target-pgdata=" + paths.data(), "--source-server=" + source},
+  if (core::trim_right(rec->output) != "f") return core::fail(Code::kUnavailable, "the instance to follow is not a primary (yet)");
+  auto cp = core::run({bin("psql"), "-X", "-Atq", "-d", conninfo, "-c", "checkpoint"}, std::chrono::seconds(120));
+  if (!cp || cp->exit_code != 0) {
+    return core::fail(Code::kUnavailable, "checkpoint on the new primary: " +
+                                              (cp ? core::trim_right(cp->output) : cp.error().message));
+  }
+  auto st = run_tool({bin("pg_rewind"), "--target-pgdata=" + paths.data(), "--source-server=" + conninfo},
                      {}, paths.dir + "/rewind.log", stop);
   if (!st) return core::fail(Code::kInternal, "pg_rewind failed: " + st.error().message);
   return core::write_file_atomic(paths.data() + "/standby.signal", "");
@@ -143,7 +144,26 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
                                 kReplicationUser + " passfile=" + paths.pgpass() + " application_name=" + cfg.name);
     set("primary_slot_name", cfg.slot);
   }
-  return core::write_file_atomic(paths.data() + "/polarstack.conf", c);
+  if (auto st = core::write_file_atomic(paths.data() + "/polarstack.conf", c); !st) return st;
+  // Peer: the connecting process's OS user (ours; PostgreSQL runs as the same user) maps
+  // to the superuser. Socket connections of anyone else, and every TCP connection, need
+  // a password.
+  struct passwd* pw = ::getpwuid(::geteuid());
+  std::string os_user = pw && pw->pw_name ? pw->pw_name : "postgres";
+  if (os_user.find_first_of("\" \t\n\r") != std::string::npos) {
+    return core::fail(Code::kInvalid, "OS user name \"" + os_user + "\" cannot be written to pg_ident.conf");
+  }
+  std::string hba =
+      "# Managed by polarstack; rewritten on every start. Do not edit.\n"
+      "local   all          " + std::string(kSuperuser) + "                   peer map=polarstack\n"
+      "local   all          all                        scram-sha-256\n"
+      "local   replication  all                        scram-sha-256\n"
+      "host    all          all         127.0.0.1/32   scram-sha-256\n"
+      "host    replication  all         127.0.0.1/32   scram-sha-256\n";
+  if (auto st = core::write_file_atomic(paths.data() + "/pg_hba.conf", hba); !st) return st;
+  std::string ident = "# Managed by polarstack; rewritten on every start. Do not edit.\npolarstack  \"" + os_user +
+                      "\"  " + kSuperuser + "\n";
+  return core::write_file_atomic(paths.data() + "/pg_ident.conf", ident);
 }
 
 std::optional<pid_t> running_postmaster(const Paths& paths) {
@@ -167,15 +187,11 @@ core::Result<pid_t> start_postmaster(const Paths& paths) {
   return child->release();  // the manager reaps it itself
 }
 
-core::Result<engine::Connection*> Prober::conn() {
+core::Result<engine::WireConnection*> Prober::conn() {
   if (conn_ && conn_->ok()) return &*conn_;
   conn_.reset();
-  auto pw = core::read_secret(paths_.superuser_password());
-  if (!pw) return std::unexpected(pw.error());
-  auto c = engine::Connection::open({{"host", paths_.run()}, {"port", std::to_string(cfg_.port)},
-                                     {"user", kSuperuser}, {"password", *pw}, {"dbname", "postgres"},
-                                     {"application_name", "polarstack-instance"}},
-                                    std::chrono::seconds(2));
+  auto c = engine::WireConnection::open({paths_.run(), cfg_.port, kSuperuser, "postgres", "polarstack-instance"},
+                                        std::chrono::seconds(2));
   if (!c) return std::unexpected(c.error());
   conn_ = std::move(*c);
   return &*conn_;
@@ -194,9 +210,9 @@ Probe Prober::probe() {
       "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
       "(select timeline_id from pg_control_checkpoint())), "
       "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version'), "
-      "(select sender_port from pg_stat_wal_receiver limit 1)");
-  if (!rows || rows->empty()) {
-    p.error = rows ? "no row" : rows.error().message;
+      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, std::chrono::seconds(3));
+  if (!rows || rows->empty() || (*rows)[0].size() < 8) {
+    p.error = rows ? "unexpected probe result" : rows.error().message;
     conn_.reset();
     return p;
   }
@@ -258,7 +274,7 @@ core::Status Prober::drop_slot(const std::string& slot) {
 core::Status Prober::promote() {
   auto c = conn();
   if (!c) return std::unexpected(c.error());
-  return (*c)->exec("select pg_promote(true, 30)");
+  return (*c)->exec("select pg_promote(true, 30)", {}, std::chrono::seconds(35));
 }
 
 core::Status Prober::reload() {

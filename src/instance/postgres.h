@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
-#include "engine/pg.h"
+#include "engine/wire.h"
 #include "instance/config.h"
 
 namespace polarstack::instance {
@@ -21,7 +21,9 @@ namespace polarstack::instance {
 core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop);
 
 // (Re)writes <data>/polarstack.conf (included from postgresql.conf): the settings
-// polarstack owns plus the user's parameters.
+// polarstack owns plus the user's parameters; and pg_hba.conf and pg_ident.conf: the
+// manager's OS user may connect over the unix socket as the superuser by peer
+// authentication, everyone else needs a password (scram-sha-256), on 127.0.0.1 only.
 core::Status write_conf(const Paths& paths, const Config& cfg);
 
 // Makes the stopped <data> a replica of cfg's primary that can stream from it: pg_rewind
@@ -53,7 +55,8 @@ struct Probe {
   std::string error;
 };
 
-// A probing connection over the unix socket as the superuser, reconnecting as needed.
+// A probing connection over the unix socket as the superuser (peer authentication),
+// reconnecting as needed.
 class Prober {
  public:
   explicit Prober(Paths paths, Config cfg) : paths_(std::move(paths)), cfg_(std::move(cfg)) {}
@@ -67,10 +70,10 @@ class Prober {
   void reset() { conn_.reset(); }
 
  private:
-  core::Result<engine::Connection*> conn();
+  core::Result<engine::WireConnection*> conn();
   Paths paths_;
   Config cfg_;
-  std::optional<engine::Connection> conn_;
+  std::optional<engine::WireConnection> conn_;
 };
 
 // Bytes under `dir` (0 if it does not exist).

@@ -2,7 +2,12 @@
 // scale 2 -> 4 -> 1, delete without leftovers, kill -9 of the server in the middle of
 // Create, kill -9 of a reader's postmaster, and bad input. Bounded waits only.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -268,7 +273,7 @@ TEST(ClusterTest, ServerKilledDuringCreateCompletesTheCluster) {
     std::string data = home.path() + "/data";
     int managers = 0, postmasters = 0;
     for (const auto& p : processes_mentioning(data)) {
-      managers += p.find("polarstack instance") != std::string::npos ? 1 : 0;
+      managers += p.find("polarstack-instance --dir") != std::string::npos ? 1 : 0;
       postmasters += p.find("bin/postgres -D") != std::string::npos ? 1 : 0;
     }
     EXPECT_EQ(managers, 3);
@@ -299,6 +304,29 @@ TEST(ClusterTest, KilledReaderPostmasterIsRestartedAndCatchesUp) {
   std::string pm2 = c.value(reader, "select (pg_read_file('postmaster.pid', 0, 16))");
   EXPECT_NE(std::atoi(pm2.c_str()), postmaster);
   EXPECT_TRUE(c.wait_ready(1, 30s));
+}
+
+// Sends raw bytes to 127.0.0.1:port and returns everything the server answers until it
+// closes or goes quiet for a second.
+std::string raw_http(int port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    pollfd p{fd, POLLIN, 0};
+    char buf[4096];
+    while (::poll(&p, 1, 1000) > 0) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 // The server's local runtime, opened from what the server recorded (runtime.json).
@@ -363,10 +391,49 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
       EXPECT_EQ(r->status, tc.status) << r->body;
       EXPECT_NE(r->body.find(tc.field), std::string::npos) << r->body;
     }
+    // The API's own protocol handling: every request answered with a clear status.
+    struct Raw { std::string name, request, expect; };
+    std::string auth = "Authorization: Bearer " + *token + "\r\n";
+    std::vector<Raw> raws = {
+        {"wrong token", "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer nope\r\nConnection: close\r\n\r\n", "HTTP/1.1 401"},
+        {"no token", "GET /v1/status HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 401"},
+        {"unknown path", "GET /v1/nope HTTP/1.1\r\n" + auth + "Connection: close\r\n\r\n", "HTTP/1.1 404"},
+        {"wrong method", "GET /v1/promote HTTP/1.1\r\n" + auth + "Connection: close\r\n\r\n", "HTTP/1.1 405"},
+        {"bad slot name", "PUT /v1/slots/Bad-Name HTTP/1.1\r\n" + auth + "Connection: close\r\n\r\n", "HTTP/1.1 404"},
+        {"not HTTP", "GARBAGE\r\n\r\n", "HTTP/1.1 400"},
+        {"chunked body", "POST /v1/follow HTTP/1.1\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 411"},
+        {"body too large", "POST /v1/follow HTTP/1.1\r\n" + auth + "Content-Length: 2000000\r\n\r\n", "HTTP/1.1 413"},
+    };
+    for (const auto& r : raws) {
+      SCOPED_TRACE(r.name);
+      std::string answer = raw_http(api, r.request);
+      EXPECT_NE(answer.find(r.expect), std::string::npos) << answer;
+    }
+    // Keep-alive: two requests on one connection, two answers.
+    std::string two = raw_http(api, "GET /v1/status HTTP/1.1\r\n" + auth + "\r\nGET /v1/status HTTP/1.1\r\n" + auth +
+                                        "Connection: close\r\n\r\n");
+    size_t first = two.find("HTTP/1.1 200"), second = first == std::string::npos ? first : two.find("HTTP/1.1 200", first + 1);
+    EXPECT_NE(second, std::string::npos) << two;
+
     auto st = rt->instance_state(key, "sw-1");
     ASSERT_TRUE(st);
     EXPECT_EQ(st->role, "replica");
     EXPECT_EQ(st->sender_port, port["sw-0"]);
+  }
+
+  // Only the manager's OS user gets in over the socket without a password (peer).
+  if (::geteuid() == 0) {
+    std::string sock = server.home() + "/data/nodes/local-1/default.sw/sw-1/run";
+    std::vector<std::string> psql = {"/usr/lib/postgresql/15/bin/psql", "-X", "-w", "-h", sock, "-p",
+                                     std::to_string(port["sw-1"]), "-U", "postgres", "-d", "postgres", "-Atc", "select 1"};
+    auto as_root = run(psql);
+    EXPECT_NE(as_root.exit_code, 0);
+    EXPECT_NE((as_root.out + as_root.err).find("authentication failed"), std::string::npos) << as_root.out << as_root.err;
+    std::vector<std::string> as_pg = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+    as_pg.insert(as_pg.end(), psql.begin(), psql.end());
+    auto ok = run(as_pg);
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_EQ(ok.out, "1\n");
   }
 
   // Both readers have replayed the same WAL: sw-2 can follow sw-1 without a rewind.

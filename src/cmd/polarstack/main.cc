@@ -2,7 +2,6 @@
 //   polarstack server [--home DIR] [--port N]   embedded API server (local mode)
 //   polarstack stop [--home DIR]                stop a server started from DIR
 //   polarstack crds                             print the CustomResourceDefinitions
-//   polarstack instance --dir DIR               instance manager (started by the local runtime)
 //   polarstack proxy --dir DIR                  endpoints proxy of a cluster (started by the local runtime)
 #include <malloc.h>
 #include <pthread.h>
@@ -22,7 +21,6 @@
 #include "cmd/polarstack/operator_loop.h"
 #include "core/files.h"
 #include "core/log.h"
-#include "instance/manager.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/local/proxy.h"
 
@@ -51,8 +49,8 @@ commands:
              --all        also stop every database and proxy it started (data is kept;
                           the next server start brings them back)
   crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
-  instance --dir DIR   run the instance manager of DIR (the local runtime starts these)
-  proxy --dir DIR      run the endpoints proxy of DIR (the local runtime starts these)
+  proxy --dir DIR      run the endpoints proxy of DIR (the local runtime starts these;
+                       instance managers are the separate, leaner polarstack-instance)
 )";
 
 struct Flags {
@@ -256,12 +254,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cmd == "server") return run_server(*flags);
-  if (cmd == "instance" || cmd == "proxy") {
+  if (cmd == "proxy") {
     if (flags->dir.empty()) {
-      std::cerr << "polarstack " << cmd << ": --dir is required\n";
+      std::cerr << "polarstack proxy: --dir is required\n";
       return 2;
     }
-    return cmd == "instance" ? ps::instance::run_manager(flags->dir) : ps::runtime::local::run_proxy(flags->dir);
+    return ps::runtime::local::run_proxy(flags->dir);
   }
   if (cmd == "stop") {
     int rc = run_stop(*flags);

@@ -22,15 +22,17 @@ using core::Code;
 using core::Json;
 
 namespace {
-// The pid in `pid_file` if that process is alive and is `polarstack <sub> --dir <dir>`.
+// The pid in `pid_file` if that process is alive and is `polarstack <sub> --dir <dir>` or
+// `polarstack-<sub> --dir <dir>` (instance managers; older ones ran as `polarstack instance`).
 pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std::string& dir) {
   auto text = core::read_file(pid_file);
   if (!text) return -1;
   pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
   if (!core::process_alive(pid)) return -1;
   auto args = core::process_cmdline(pid);
-  if (args.size() < 4 || args[1] != sub || args[3] != dir) return -1;
-  return pid;
+  bool sub_form = args.size() >= 4 && args[1] == sub && args[3] == dir;
+  bool exe_form = args.size() >= 3 && fs::path(args[0]).filename() == "polarstack-" + sub && args[1] == "--dir" && args[2] == dir;
+  return sub_form || exe_form ? pid : -1;
 }
 
 // Stops a daemon we started (found by its verified pid file): SIGTERM, then SIGKILL.
@@ -156,7 +158,13 @@ core::Status LocalRuntime::start_daemon(const std::string& dir, const std::vecto
                                         const std::string& log) {
   core::SpawnOptions o;
   o.argv = {opts_.self_exe};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  if (!args.empty() && args[0] == "instance") {
+    // The instance manager is its own small binary, next to polarstack.
+    o.argv = {(fs::path(opts_.self_exe).parent_path() / "polarstack-instance").string()};
+    o.argv.insert(o.argv.end(), args.begin() + 1, args.end());
+  } else {
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+  }
   o.stdout_path = log;
   o.cwd = dir;
   if (as_postgres && pg_uid_ >= 0) {

@@ -1,4 +1,4 @@
-// The local runtime: instances are `polarstack instance` daemons on this machine (not
+// The local runtime: instances are `polarstack-instance` daemons on this machine (not
 // children of the server: killing the server leaves every database serving), found
 // again through their directories, pid files and instance API. Endpoints are one
 // `polarstack proxy` daemon per cluster.
