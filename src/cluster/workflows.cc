@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/lsn.h"
+
 namespace polarstack::cluster {
 
 using core::Json;
@@ -250,6 +252,195 @@ workflow::Definition scale_workflow(const std::shared_ptr<Deps>& dp) {
   return def;
 }
 
+// --- Switchover -----------------------------------------------------------------------
+// choose -> fence-primary -> wait-target -> promote -> repoint -> wait-repointed -> drop-stale-slots
+// No acknowledged write is lost: the old primary is shut down cleanly first (every
+// session ends, its walsenders send all WAL to the replicas before it exits), and the
+// target is promoted only once it has replayed past the end of that WAL.
+
+bool noop(const StepInput& in) { return ctx(in, "noop") == "true"; }
+
+int64_t millis_since_epoch() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+StepResult choose_target(Deps& d, const StepInput& in) {
+  auto c = key_of(in);
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  std::string primary = primary_of(d, c, *all);
+  auto primary_state = primary.empty() ? core::Result<runtime::InstanceState>(runtime::InstanceState{})
+                                       : d.rt.instance_state(c, primary);
+  if (primary.empty() || !primary_state || !primary_state->ready || primary_state->role != "primary") {
+    if (step_age(in) > d.opts.ready_timeout) return StepResult::interrupt("NoPrimary", "the cluster has no ready primary to switch over from");
+    return StepResult::wait("waiting for a ready primary", d.opts.poll);
+  }
+  std::string target = ctx(in, "target");
+  if (!target.empty()) {
+    bool known = std::any_of(all->begin(), all->end(), [&](const auto& i) { return i.name == target; });
+    if (!known) return StepResult::fail("TargetNotFound", "no instance named \"" + target + "\" in " + c.str());
+    if (target == primary) return StepResult::done({{"primary", primary}, {"target", target}, {"noop", "true"}});
+    auto s = d.rt.instance_state(c, target);
+    if (!s || !s->ready || s->role != "replica") {
+      if (step_age(in) > d.opts.ready_timeout) {
+        return StepResult::interrupt("TargetNotReady", target + " is not a ready reader");
+      }
+      return StepResult::wait("waiting for " + target + " to be a ready reader", d.opts.poll);
+    }
+    return StepResult::done({{"primary", primary}, {"target", target}});
+  }
+  // The best candidate: the ready reader that has replayed the most WAL (then the lowest number).
+  std::string best;
+  uint64_t best_lsn = 0;
+  for (const auto& i : readers(*all, primary, c.name)) {
+    auto s = d.rt.instance_state(c, i.name);
+    if (!s || !s->ready || s->role != "replica") continue;
+    uint64_t lsn = core::parse_lsn(s->lsn).value_or(0);
+    if (best.empty() || lsn > best_lsn) {
+      best = i.name;
+      best_lsn = lsn;
+    }
+  }
+  if (best.empty()) {
+    if (step_age(in) > d.opts.ready_timeout) return StepResult::interrupt("NoCandidate", "no ready reader to switch over to");
+    return StepResult::wait("waiting for a ready reader", d.opts.poll);
+  }
+  return StepResult::done({{"primary", primary}, {"target", best}});
+}
+
+StepResult fence_primary(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string primary = ctx(in, "primary");
+  int64_t started = millis_since_epoch();
+  auto lsn = d.rt.fence(c, primary);
+  if (!lsn) return StepResult::retry("fencing " + primary + ": " + lsn.error().message);
+  auto cluster = d.api.get_cluster(c.ns, c.name);
+  if (cluster) {
+    d.api.record_event(*cluster, "Normal", "PrimaryFenced", primary + " was shut down cleanly for the switchover; its WAL ends at " + *lsn);
+  }
+  return StepResult::done({{"fencedLsn", *lsn}, {"fencedAtMs", std::to_string(started)}});
+}
+
+StepResult wait_target(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string target = ctx(in, "target");
+  auto s = d.rt.instance_state(c, target);
+  if (!s) return StepResult::retry(s.error().message);
+  if (s->role == "primary") return StepResult::done();  // promoted before a crash of ours
+  auto fenced = core::parse_lsn(ctx(in, "fencedLsn"));
+  auto replayed = core::parse_lsn(s->lsn);
+  if (fenced && replayed && *replayed > *fenced) return StepResult::done();
+  if (step_age(in) > std::chrono::seconds(60)) {
+    return StepResult::interrupt("TargetBehind", target + " replayed " + (s->lsn.empty() ? "nothing" : s->lsn) +
+                                                     " of the old primary's WAL, which ends at " + ctx(in, "fencedLsn") +
+                                                     "; the old primary stays fenced: resume to wait again, or cancel to "
+                                                     "start it again as the primary");
+  }
+  return StepResult::wait(target + " replaying up to " + ctx(in, "fencedLsn"), std::chrono::milliseconds(20));
+}
+
+StepResult promote_target(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string target = ctx(in, "target");
+  auto s = d.rt.instance_state(c, target);
+  if (!s || s->role != "primary") {
+    if (auto st = d.rt.promote(c, target); !st) return StepResult::retry("promoting " + target + ": " + st.error().message);
+  }
+  int64_t took = millis_since_epoch() - std::atoll(ctx(in, "fencedAtMs").c_str());
+  auto cluster = d.api.get_cluster(c.ns, c.name);
+  if (cluster) {
+    d.api.record_event(*cluster, "Normal", "Promoted", target + " is the primary; writes were refused for " +
+                                                           std::to_string(took) + " ms (fence to promotion)");
+  }
+  return StepResult::done({{"writeUnavailableMs", std::to_string(took)}});
+}
+
+StepResult repoint(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string target = ctx(in, "target");
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  int target_port = 0;
+  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
+  for (const auto& i : *all) {
+    if (i.name == target) continue;
+    auto s = d.rt.instance_state(c, i.name);
+    if (s && !s->fenced && s->role == "replica" && s->sender_port == target_port) continue;  // already there
+    if (auto st = d.rt.follow(c, i.name, target); !st) return StepResult::retry(i.name + " -> " + target + ": " + st.error().message);
+  }
+  return StepResult::done();
+}
+
+StepResult wait_repointed(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string target = ctx(in, "target");
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  int target_port = 0;
+  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
+  std::vector<std::string> names;
+  for (const auto& i : *all) {
+    if (i.name == target) continue;
+    auto s = d.rt.instance_state(c, i.name);
+    if (s && s->ready && s->role == "replica" && s->sender_port == target_port) continue;
+    names.push_back(i.name);
+  }
+  if (names.empty()) return StepResult::done();
+  return wait_ready(d, in, names);  // reports, times out and interrupts like every wait
+}
+
+StepResult drop_stale_slots(Deps& d, const StepInput& in) {
+  if (noop(in)) return StepResult::done();
+  auto c = key_of(in);
+  std::string old = ctx(in, "primary");
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  // The old primary kept the slots of its readers: as a replica it would hold WAL for them forever.
+  for (const auto& i : *all) {
+    if (i.name == old) continue;
+    if (auto st = d.rt.drop_slot(c, old, i.name); !st) return StepResult::retry("slot of " + i.name + " on " + old + ": " + st.error().message);
+  }
+  auto cluster = d.api.get_cluster(c.ns, c.name);
+  if (cluster) {
+    d.api.record_event(*cluster, "Normal", "SwitchoverCompleted", "the primary moved from " + old + " to " + ctx(in, "target") +
+                                                                      "; writes were refused for " + ctx(in, "writeUnavailableMs") + " ms");
+  }
+  return StepResult::done();
+}
+
+workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp) {
+  workflow::Definition def;
+  def.name = "Switchover";
+  def.steps = {
+      {"choose", [dp](const StepInput& in) { return choose_target(*dp, in); }},
+      {"fence-primary", [dp](const StepInput& in) { return fence_primary(*dp, in); }},
+      {"wait-target", [dp](const StepInput& in) { return wait_target(*dp, in); }},
+      {"promote", [dp](const StepInput& in) { return promote_target(*dp, in); }},
+      {"repoint", [dp](const StepInput& in) { return repoint(*dp, in); }},
+      {"wait-repointed", [dp](const StepInput& in) { return wait_repointed(*dp, in); }},
+      {"drop-stale-slots", [dp](const StepInput& in) { return drop_stale_slots(*dp, in); }},
+  };
+  def.point_of_no_return = 1;  // from the fence on it finishes (or waits for a human)
+  // Cancelled before the promotion: the old primary serves again. After it: nothing to undo.
+  def.compensation = {
+      {"restore-primary", [dp](const StepInput& in) {
+         Deps& d = *dp;
+         auto c = key_of(in);
+         std::string old = ctx(in, "primary"), target = ctx(in, "target");
+         if (old.empty() || noop(in)) return StepResult::done();
+         auto t = target.empty() ? core::Result<runtime::InstanceState>(runtime::InstanceState{}) : d.rt.instance_state(c, target);
+         if (t && t->role == "primary") return StepResult::done();  // promoted: the switchover stands
+         return from(d.rt.unfence(c, old), "unfencing " + old);
+       }},
+  };
+  return def;
+}
+
 bool retain(Deps& d, const runtime::ClusterKey& c) {
   auto cluster = d.api.get_cluster(c.ns, c.name);
   const Json* r = cluster ? core::find_path(*cluster, "spec.storage.retainOnDelete") : nullptr;
@@ -312,6 +503,7 @@ void register_cluster_workflows(workflow::Engine& engine, ClusterApi& api, runti
   engine.define(create_workflow(d));
   engine.define(scale_workflow(d));
   engine.define(delete_workflow(d));
+  engine.define(switchover_workflow(d));
 }
 
 }  // namespace polarstack::cluster

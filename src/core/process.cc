@@ -140,10 +140,12 @@ Result<Child> spawn(const SpawnOptions& opts) {
   return Child(pid);
 }
 
-Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                      const std::map<std::string, std::string>& env) {
   if (argv.empty()) return fail(Code::kBadRequest, "run: empty argv");
   SpawnOptions opts;
   opts.argv = argv;
+  opts.env = env;
   ExecArgs args(opts);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail(Code::kInternal, std::string("pipe: ") + std::strerror(errno));

@@ -74,7 +74,8 @@ struct RunResult {
   int exit_code = -1;  // -1: killed by a signal
   std::string output;
 };
-Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                      const std::map<std::string, std::string>& env = {});
 
 // Resident set size of a process in KiB (from /proc), or -1.
 long rss_kib(pid_t pid);

@@ -5,8 +5,11 @@
 namespace polarstack::instance {
 
 core::Json Config::to_json() const {
-  return {{"name", name}, {"cluster", cluster}, {"role", role}, {"port", port}, {"apiPort", api_port},
+  core::Json j = {{"name", name}, {"cluster", cluster}, {"role", role}, {"port", port}, {"apiPort", api_port},
           {"primaryHost", primary_host}, {"primaryPort", primary_port}, {"slot", slot}, {"parameters", parameters}};
+  if (fenced) j["fenced"] = true;
+  if (!fenced_lsn.empty()) j["fencedLsn"] = fenced_lsn;
+  return j;
 }
 
 core::Result<Config> Config::from_json(const core::Json& j) {
@@ -21,6 +24,8 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.primary_port = j.value("primaryPort", 0);
     c.slot = j.value("slot", "");
     c.parameters = j.value("parameters", std::map<std::string, std::string>{});
+    c.fenced = j.value("fenced", false);
+    c.fenced_lsn = j.value("fencedLsn", "");
     if (c.role != "primary" && c.role != "replica") return core::fail(core::Code::kInvalid, "role: must be primary or replica");
     if (c.role == "replica" && (c.primary_port <= 0 || c.slot.empty())) {
       return core::fail(core::Code::kInvalid, "a replica needs primaryPort and slot");

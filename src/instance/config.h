@@ -35,6 +35,11 @@ struct Config {
   int primary_port = 0;   // replica: where to clone from and stream from
   std::string slot;       // replica: physical replication slot on the primary
   std::map<std::string, std::string> parameters;
+  // Fenced (POST /v1/fence): PostgreSQL was shut down cleanly and stays down, whatever
+  // restarts, until the instance is told to follow a new primary. fenced_lsn is where its
+  // WAL ended (the shutdown checkpoint): a replica that replayed past it has everything.
+  bool fenced = false;
+  std::string fenced_lsn;
 
   core::Json to_json() const;
   static core::Result<Config> from_json(const core::Json& j);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -44,6 +45,7 @@ class Manager {
   void follow(const Config& next);
   void rewind_and_start(const Config& next);
   bool check_follow();
+  core::Result<std::string> fence();
   bool wait_signal(std::chrono::milliseconds timeout);
   core::Json status();
   void set_state(const std::string& s, const std::string& error = "") {
@@ -61,6 +63,12 @@ class Manager {
   sigset_t sigs_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> restart_requested_{false};
+  // POST /v1/fence: the HTTP thread asks, the supervision thread (which owns the
+  // postmaster) does it and answers.
+  std::mutex fence_mu_;
+  std::condition_variable fence_cv_;
+  bool fence_requested_ = false;
+  std::optional<core::Result<std::string>> fence_result_;
 
   std::mutex mu_;  // guards the fields below
   std::string state_ = "Starting";
@@ -86,8 +94,35 @@ bool Manager::wait_signal(std::chrono::milliseconds timeout) {
     static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)
   };
   int sig = ::sigtimedwait(&sigs_, nullptr, &ts);
-  if (sig > 0) stop_ = true;
+  if (sig > 0 && sig != SIGUSR1) stop_ = true;  // SIGUSR1 only wakes the loop: a request is waiting
   return stop_.load();
+}
+
+// Shuts PostgreSQL down cleanly and keeps it down (see Config::fenced). A fast shutdown
+// ends every session (uncommitted work rolls back), writes a shutdown checkpoint and
+// lets the walsenders send all WAL up to it to connected replicas before it exits.
+core::Result<std::string> Manager::fence() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cfg_.fenced && !cfg_.fenced_lsn.empty()) return cfg_.fenced_lsn;
+    cfg_.fenced = true;  // saved first: a manager restarted from here on keeps it down
+    follow_.reset();
+    follow_by_.reset();
+    state_ = "Fencing";
+    if (auto st = save_config(paths_, cfg_); !st) return std::unexpected(st.error());
+  }
+  stop_postmaster();
+  auto lsn = shutdown_checkpoint_lsn(paths_);
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = "Fenced";
+  if (!lsn) {
+    last_error_ = "fenced, but " + lsn.error().message;
+    return std::unexpected(lsn.error());
+  }
+  cfg_.fenced_lsn = *lsn;
+  if (auto st = save_config(paths_, cfg_); !st) return std::unexpected(st.error());
+  core::log_info("instance", "fenced: PostgreSQL shut down cleanly, its WAL ends at " + *lsn);
+  return *lsn;
 }
 
 core::Json Manager::status() {
@@ -110,7 +145,8 @@ core::Json Manager::status() {
           {"lsn", p.in_recovery ? p.replayed_lsn : p.current_lsn}, {"streaming", p.streaming},
           {"version", p.version}, {"dataDirBytes", data_bytes_}, {"restarts", restarts_},
           {"configuredRole", cfg_.role}, {"primaryPort", cfg_.role == "replica" ? cfg_.primary_port : 0},
-          {"senderPort", p.sender_port}, {"lastError", last_error_.empty() ? p.error : last_error_}};
+          {"senderPort", p.sender_port}, {"fenced", cfg_.fenced}, {"fencedLsn", cfg_.fenced_lsn},
+          {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
 namespace {
@@ -166,8 +202,41 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     auto st = write_conf(paths_, cfg);
     return reply(st ? prober_.reload() : st);
   }
+  if (path == "/v1/fence") {
+    if (auto r = only("POST")) return *r;
+    std::unique_lock<std::mutex> lock(fence_mu_);
+    fence_requested_ = true;
+    fence_result_.reset();
+    ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop
+    if (!fence_cv_.wait_for(lock, 90s, [&] { return fence_result_.has_value(); })) {
+      return json_error(503, "fencing did not finish within 90 s");
+    }
+    auto res = *fence_result_;
+    if (!res) return reply(std::unexpected(res.error()));
+    return {200, core::Json{{"ok", true}, {"fencedLsn", *res}}.dump()};
+  }
+  auto fenced = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cfg_.fenced;
+  };
+  // Undoes a fence (a cancelled switchover): PostgreSQL starts again in its configured
+  // role. The caller makes sure nobody else was promoted meanwhile.
+  if (path == "/v1/unfence") {
+    if (auto r = only("POST")) return *r;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cfg_.fenced) {
+      cfg_.fenced = false;
+      cfg_.fenced_lsn.clear();
+      if (auto st = save_config(paths_, cfg_); !st) return reply(st);
+      state_ = "Starting";
+      next_start_ = Clock::now();
+      core::log_info("instance", "unfenced: starting PostgreSQL again as " + cfg_.role);
+    }
+    return reply({});
+  }
   if (path == "/v1/promote") {
     if (auto r = only("POST")) return *r;
+    if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
     core::Status st;
     {
       std::lock_guard<std::mutex> lock(probe_mu_);
@@ -211,12 +280,15 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     next.primary_host = host;
     next.primary_port = port;
     next.slot = slot;
+    next.fenced = false;  // a fenced instance comes back only as a replica
+    next.fenced_lsn.clear();
     follow_ = next;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
     return reply({});
   }
   if (path == "/v1/restart") {
     if (auto r = only("POST")) return *r;
+    if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
     restart_requested_ = true;
     return reply({});
   }
@@ -242,6 +314,10 @@ void Manager::start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     cfg = cfg_;
+    if (cfg_.fenced) {
+      state_ = "Fenced";  // stays down until told to follow a new primary
+      return;
+    }
   }
   if (auto st = write_conf(paths_, cfg); !st) {
     set_state("Failed", st.error().message);
@@ -402,6 +478,18 @@ bool Manager::check_follow() {
 
 void Manager::supervise() {
   while (!wait_signal(100ms)) {
+    {
+      std::unique_lock<std::mutex> lock(fence_mu_);
+      if (fence_requested_) {
+        fence_requested_ = false;
+        lock.unlock();
+        auto r = fence();
+        lock.lock();
+        fence_result_ = r;
+        fence_cv_.notify_all();
+        continue;
+      }
+    }
     std::optional<Config> follow_req;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -472,6 +560,7 @@ int Manager::run() {
   sigaddset(&sigs_, SIGTERM);
   sigaddset(&sigs_, SIGINT);
   sigaddset(&sigs_, SIGHUP);
+  sigaddset(&sigs_, SIGUSR1);
   ::pthread_sigmask(SIG_BLOCK, &sigs_, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -506,6 +595,15 @@ int Manager::run() {
     } else {
       set_state("Starting");
       start();
+    }
+    bool fenced;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fenced = cfg_.fenced;
+    }
+    if (fenced) {  // e.g. the manager died while fencing: PostgreSQL must stay down
+      stop_postmaster();
+      set_state("Fenced");
     }
     supervise();
   }

@@ -166,6 +166,24 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   return core::write_file_atomic(paths.data() + "/pg_ident.conf", ident);
 }
 
+core::Result<std::string> shutdown_checkpoint_lsn(const Paths& paths) {
+  auto r = core::run({bin("pg_controldata"), "-D", paths.data()}, std::chrono::seconds(10), {{"LC_ALL", "C"}});
+  if (!r) return std::unexpected(r.error());
+  if (r->exit_code != 0) return core::fail(Code::kInternal, "pg_controldata: " + core::trim_right(r->output));
+  auto field = [&](const std::string& name) {
+    size_t at = r->output.find("\n" + name + ":");
+    if (at == std::string::npos) return std::string();
+    size_t start = r->output.find_first_not_of(' ', at + name.size() + 2);
+    size_t end = r->output.find('\n', start);
+    return start == std::string::npos ? std::string() : r->output.substr(start, end - start);
+  };
+  std::string state = field("Database cluster state");
+  if (state != "shut down") return core::fail(Code::kConflict, "not shut down cleanly (state: " + state + ")");
+  std::string lsn = field("Latest checkpoint location");
+  if (lsn.empty()) return core::fail(Code::kInternal, "pg_controldata shows no checkpoint location");
+  return lsn;
+}
+
 std::optional<pid_t> running_postmaster(const Paths& paths) {
   std::ifstream in(paths.data() + "/postmaster.pid");
   long pid = 0;

@@ -36,6 +36,10 @@ core::Status rewind(const Paths& paths, const Config& cfg, const std::atomic<boo
 // fallback when rewind fails.
 core::Status reclone(const Paths& paths, const Config& cfg, const std::atomic<bool>& stop);
 
+// Where the WAL of a cleanly shut down <data> ends: its shutdown checkpoint's location
+// (pg_controldata). An error if the cluster was not shut down cleanly.
+core::Result<std::string> shutdown_checkpoint_lsn(const Paths& paths);
+
 // The pid of a running postmaster of <data> (from postmaster.pid), if any.
 std::optional<pid_t> running_postmaster(const Paths& paths);
 

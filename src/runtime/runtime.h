@@ -54,6 +54,8 @@ struct InstanceState {
   int64_t data_dir_bytes = 0;
   int restarts = 0;
   std::string version;
+  bool fenced = false;      // shut down and kept down until it follows a new primary
+  std::string fenced_lsn;   // where its WAL ended
   std::string last_error;
 };
 
@@ -75,6 +77,13 @@ class Runtime {
   // Physical replication slots on `on` (the primary).
   virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
   virtual core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
+  // Fences an instance: a clean shutdown that ends every session, after which it stays
+  // down (across manager restarts) until it is told to follow a new primary. Returns the
+  // LSN where its WAL ends; a replica that replayed past it lost nothing. Idempotent.
+  virtual core::Result<std::string> fence(const ClusterKey& c, const std::string& name) = 0;
+  // Undoes fence(): the instance starts again in its configured role. Only when nobody
+  // else was promoted meanwhile (a cancelled switchover).
+  virtual core::Status unfence(const ClusterKey& c, const std::string& name) = 0;
   // Promotes a replica to primary (it stays one across restarts).
   virtual core::Status promote(const ClusterKey& c, const std::string& name) = 0;
   // Makes `name` a replica of `primary`, ensuring a slot for it there first: a replica

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <httplib.h>
 
@@ -48,8 +50,9 @@ struct Cluster {
   }
   Json instances() const { return instances_of(get()); }
   // Running with exactly `readers` ready readers and one primary.
-  bool ready(int readers) const {
-    Json c = get();
+  bool ready(int readers, const std::string& primary = "") const {
+    Json c = get();  // one read: every condition holds of the same status
+    if (!primary.empty() && core::string_at(c, "status.currentPrimary") != primary) return false;
     int replicas = 0;
     for (const auto& i : instances_of(c)) {
       if (i.value("role", "") == "replica" && i.value("ready", false)) ++replicas;
@@ -126,6 +129,13 @@ struct Endpoints {
     return std::find(t.begin(), t.end(), runtime::local::redirect_table(pid)) != t.end();
   }
 };
+
+std::string role_of(const Json& instances, const std::string& name) {
+  for (const auto& i : instances) {
+    if (i.value("name", "") == name) return i.value("role", "");
+  }
+  return "";
+}
 
 bool empty_dir(const std::string& dir) {
   std::error_code ec;
@@ -278,6 +288,41 @@ TEST(ClusterTest, ServerKilledDuringCreateCompletesTheCluster) {
     }
     EXPECT_EQ(managers, 3);
     EXPECT_EQ(postmasters, 3);
+  }
+}
+
+// kill -9 of the server right after it fenced the primary, and right after it promoted
+// the target: the restarted server finishes the switchover, with exactly one primary.
+TEST(ClusterTest, ServerKilledDuringSwitchoverFinishesIt) {
+  for (const char* point : {"after:fence-primary", "after:promote"}) {
+    SCOPED_TRACE(point);
+    TempDir home;
+    auto env = kClusters;
+    env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
+    {
+      ServerProcess crashing(home.path(), env);
+      crashing.leave_databases_running();
+      Cluster c{crashing, "ks"};
+      ASSERT_EQ(crashing.polarctl({"apply", "-f", crashing.write("ks.yaml", cluster_yaml("ks", 1))}).exit_code, 0);
+      ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+      auto r = crashing.polarctl({"switchover", "ks"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 120s)) << "the failpoint never fired";
+    }
+    ServerProcess server(home.path(), kClusters);
+    Cluster c{server, "ks"};
+    EXPECT_TRUE(wait_until([&] { return c.ready(1, "ks-1"); }, 120s))
+        << c.get().dump(1);
+    Json instances = c.instances();
+    EXPECT_EQ(role_of(instances, "ks-1"), "primary");
+    EXPECT_EQ(role_of(instances, "ks-0"), "replica");
+    auto ops = server.client()->list(kube::operations_ref(), "default");
+    ASSERT_TRUE(ops);
+    for (const auto& o : (*ops)["items"]) {
+      if (core::string_at(o, "spec.type") == "Switchover") {
+        EXPECT_EQ(core::string_at(o, "status.phase"), "Succeeded");
+      }
+    }
   }
 }
 
@@ -466,7 +511,7 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
   // sw-2 switched upstream without a restart; sw-0 was rewound and restarted.
   EXPECT_EQ(rt->instance_state(key, "sw-2")->postmaster_pid, before->postmaster_pid);
   // The cluster status and the read-write endpoint follow the new primary.
-  EXPECT_TRUE(wait_until([&] { return core::string_at(c.get(), "status.currentPrimary") == "sw-1" && c.ready(2); }, 30s))
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, "sw-1"); }, 30s))
       << c.get().dump(1);
   int rw = c.port("readWrite");
   EXPECT_TRUE(wait_until([&] {
@@ -479,6 +524,146 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
   ASSERT_TRUE(after);
   for (const auto& i : *after) EXPECT_EQ(i.role, i.name == "sw-1" ? "primary" : "replica") << i.name;
 }
+
+// A writer through the read-write endpoint that records every acknowledged commit.
+class Writer {
+ public:
+  Writer(const Cluster& c, int port) : c_(c), port_(port), thread_([this] { loop(); }) {}
+  ~Writer() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<int> acknowledged() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  int failures() const { return failures_.load(); }
+
+ private:
+  void loop() {
+    std::optional<engine::Connection> conn;
+    for (int id = 1; !stop_.load(); ++id) {
+      if (!conn || !conn->ok()) {
+        auto cn = c_.connect(port_);
+        conn.reset();
+        if (cn) conn = std::move(*cn);
+      }
+      if (conn && conn->exec("insert into w values ($1)", {std::to_string(id)})) {
+        std::lock_guard<std::mutex> lock(mu_);
+        acked_.push_back(id);
+      } else {
+        ++failures_;
+        conn.reset();
+      }
+      std::this_thread::sleep_for(10ms);  // load pacing: a commit every ~10 ms, not synchronization
+    }
+  }
+  const Cluster& c_;
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failures_{0};
+  std::mutex mu_;
+  std::vector<int> acked_;
+  std::thread thread_;
+};
+
+// Switchover under a steady write load: no acknowledged write is lost, exactly one
+// primary afterwards, the old primary follows the new one, the endpoint follows, and
+// switching back works too. Bad requests change nothing.
+TEST(ClusterTest, SwitchoverUnderLoadLosesNoAcknowledgedWrite) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "so"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("so.yaml", cluster_yaml("so", 2))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
+
+  // Bad requests: clear errors, no operation, the primary unchanged.
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Bad> bad = {
+      {{"switchover", "so", "--to", "so-9"}, "--to: so has no instance named \"so-9\""},
+      {{"switchover", "nope"}, "nope"},
+      {{"switchover"}, "usage"},
+      {{"switchover", "so", "--to"}, "--to needs an instance name"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.args.size() > 1 ? b.args[1] : "no args");
+    auto r = server.polarctl(b.args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(b.says), std::string::npos) << r.err;
+  }
+  auto ops = server.client()->list(kube::operations_ref(), "default");
+  ASSERT_TRUE(ops);
+  for (const auto& o : (*ops)["items"]) EXPECT_NE(core::string_at(o, "spec.type"), "Switchover");
+  // The API itself refuses an operation naming a missing target (past polarctl's check).
+  {
+    Json op = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
+               {"metadata", {{"name", "so-bad-target"}, {"namespace", "default"}}},
+               {"spec", {{"clusterRef", "so"}, {"type", "Switchover"}, {"target", "so-7"}}}};
+    auto created = server.client()->create(kube::operations_ref(), "default", op);
+    ASSERT_FALSE(created);
+    EXPECT_NE(created.error().describe().find("spec.target"), std::string::npos) << created.error().describe();
+    EXPECT_NE(created.error().describe().find("so-7"), std::string::npos) << created.error().describe();
+    EXPECT_EQ(core::string_at(c.get(), "status.currentPrimary"), "so-0");
+  }
+
+  Writer writer(c, rw);
+  ASSERT_TRUE(wait_until([&] { return writer.acknowledged().size() >= 20; }, 30s));
+  auto r = server.polarctl({"switchover", "so", "--to", "so-2", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("so-2 is the primary"), std::string::npos) << r.out;
+  size_t at_switch = writer.acknowledged().size();
+  // Writes go on through the same endpoint, now to so-2.
+  EXPECT_TRUE(wait_until([&] { return writer.acknowledged().size() >= at_switch + 20; }, 60s));
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, "so-2"); }, 60s))
+      << c.get().dump(1);
+  Json instances = c.instances();
+  EXPECT_EQ(role_of(instances, "so-2"), "primary");
+  EXPECT_EQ(role_of(instances, "so-0"), "replica");
+  EXPECT_EQ(role_of(instances, "so-1"), "replica");
+  std::map<std::string, int> port;
+  for (const auto& i : instances) port[i.value("name", "")] = i.value("port", 0);
+  EXPECT_EQ(c.value(port["so-0"], "select pg_is_in_recovery()"), "t");
+  EXPECT_EQ(c.value(port["so-2"], "select pg_is_in_recovery()"), "f");
+  EXPECT_EQ(c.value(rw, "select inet_server_port()"), std::to_string(port["so-2"]));
+
+  // Back to so-0 (the old primary, rejoined as a reader), still under load.
+  r = server.polarctl({"switchover", "so", "--to", "so-0", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  size_t at_back = writer.acknowledged().size();
+  EXPECT_TRUE(wait_until([&] { return writer.acknowledged().size() >= at_back + 20; }, 60s));
+  writer.stop();
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, "so-0"); }, 60s));
+
+  // Every acknowledged id is there, on the primary and on every reader.
+  auto acked = writer.acknowledged();
+  std::string want = std::to_string(acked.size());
+  auto count_acked = [&](int p) {
+    std::string list;
+    for (int id : acked) list += (list.empty() ? "" : ",") + std::to_string(id);
+    return c.value(p, "select count(*) from w where id = any('{" + list + "}'::int[])");
+  };
+  EXPECT_EQ(count_acked(rw), want) << "acknowledged writes lost on the primary";
+  for (const auto& [name, p] : port) {
+    if (name == "so-0") continue;
+    EXPECT_TRUE(wait_until([&] { return count_acked(p) == want; }, 30s)) << name;
+  }
+  // The old primaries kept no slots of their former readers.
+  EXPECT_EQ(c.value(port["so-2"], "select count(*) from pg_replication_slots"), "0");
+  bool completed = false;
+  auto events = server.client()->list(kube::events_ref(), "default");
+  if (events) {
+    for (const auto& e : events->value("items", Json::array())) completed = completed || e.value("reason", "") == "SwitchoverCompleted";
+  }
+  EXPECT_TRUE(completed);
+  std::printf("switchover: %zu commits acknowledged, %d attempts failed while the primary moved twice\n", acked.size(),
+              writer.failures());
+}
+
 
 // Bad input changes nothing: no operation, no database.
 TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {

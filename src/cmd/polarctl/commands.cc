@@ -422,6 +422,75 @@ int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------
+int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.args.size() != 1) {
+    err << "error: usage: polarctl switchover <cluster> [--to <instance>] [--wait]\n";
+    return 2;
+  }
+  std::string ns = namespace_of(c, o), cluster = o.args[0];
+  auto cur = c.get(kube::clusters_ref(), ns, cluster);
+  if (!cur) {
+    print_error(err, cur.error());
+    return 1;
+  }
+  if (!o.to.empty()) {
+    bool known = false;
+    if (const Json* is = core::find_path(*cur, "status.instances"); is && is->is_array()) {
+      for (const auto& i : *is) known = known || i.value("name", "") == o.to;
+    }
+    if (!known) {
+      err << "error: --to: " << cluster << " has no instance named \"" << o.to << "\"\n";
+      return 1;
+    }
+  }
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::string name = cluster + "-switchover-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  Json spec = {{"clusterRef", cluster}, {"type", "Switchover"}};
+  if (!o.to.empty()) spec["target"] = o.to;
+  Json op = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
+             {"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", spec}};
+  auto r = c.create(kube::operations_ref(), ns, op);
+  if (!r) {
+    print_error(err, r.error());
+    return 1;
+  }
+  out << display(kube::operations_ref(), name) << " created: switchover of " << cluster
+      << (o.to.empty() ? " to the best reader" : " to " + o.to) << "\n";
+  if (!o.wait) {
+    out << "Follow it with: polarctl ops " << cluster << " -w\n";
+    return 0;
+  }
+  std::string last;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto cur_op = c.get(kube::operations_ref(), ns, name);
+    if (cur_op) {
+      std::string phase = core::string_at(*cur_op, "status.phase");
+      std::string line = phase + " " + core::string_at(*cur_op, "status.progress") + " " + core::string_at(*cur_op, "status.message");
+      if (line != last) {
+        out << "  " << (phase.empty() ? "Pending" : phase) << ": " << core::string_at(*cur_op, "status.progress")
+            << (core::string_at(*cur_op, "status.message").empty() ? "" : " (" + core::string_at(*cur_op, "status.message") + ")") << "\n";
+        out.flush();
+        last = line;
+      }
+      if (phase == "Succeeded") {
+        std::string to = core::string_at(*cur_op, "status.context.target");
+        std::string ms = core::string_at(*cur_op, "status.context.writeUnavailableMs");
+        out << "switchover done: " << to << " is the primary" << (ms.empty() ? "" : "; writes were refused for " + ms + " ms") << "\n";
+        return 0;
+      }
+      if (phase == "Failed" || phase == "Interrupted" || phase == "Cancelled") {
+        err << "switchover " << phase << ": " << core::string_at(*cur_op, "status.message") << "\n";
+        return 1;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling the operation's status
+  }
+  err << "switchover still running after 15 min: polarctl describe op " << name << "\n";
+  return 1;
+}
+
 }  // namespace polarstack::polarctl
 
 namespace polarstack::polarctl {

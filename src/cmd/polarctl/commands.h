@@ -23,6 +23,7 @@ struct Options {
   bool wait = false;       // delete --wait
   bool read_only = false;  // connect/psql --ro
   bool delete_clusters = false;  // down --delete
+  std::string to;          // switchover --to
 };
 
 // The namespace to use: -n, else the kubeconfig's.
@@ -33,6 +34,7 @@ const kube::ResourceRef* resolve_type(const std::string& name);
 // Maps apiVersion + kind of a document to a resource.
 const kube::ResourceRef* resolve_kind(const std::string& api_version, const std::string& kind);
 
+int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_apply(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_get(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_describe(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);

@@ -22,6 +22,10 @@ commands:
   delete TYPE NAME... | -f FILE
                               delete objects (--wait: until finalizers are done)
   scale CLUSTER --readers N   set the number of readers of a PolarDBCluster
+  switchover CLUSTER [--to INSTANCE] [--wait]
+                              move the primary to INSTANCE (default: the reader that has
+                              replayed the most) with no acknowledged write lost; --wait:
+                              follow it to the end
   ops [CLUSTER]               list operations (PolarDBOperations) with their progress; -w to follow
   describe op NAME            an operation's steps with attempts, durations and errors
   resume OPERATION            resume an Interrupted or Failed operation
@@ -106,6 +110,8 @@ int main(int argc, char** argv) {
       o.all_namespaces = true;
     } else if (a == "--wait") {
       o.wait = true;
+    } else if (a == "--to") {
+      if (!value(o.to)) return usage_error("--to needs an instance name");
     } else if (a == "--ro") {
       o.read_only = true;
     } else if (a == "--delete") {
@@ -132,6 +138,7 @@ int main(int argc, char** argv) {
   else if (command == "describe") fn = ps::polarctl::cmd_describe;
   else if (command == "delete") fn = ps::polarctl::cmd_delete;
   else if (command == "scale") fn = ps::polarctl::cmd_scale;
+  else if (command == "switchover") fn = ps::polarctl::cmd_switchover;
   else if (command == "ops") fn = ps::polarctl::cmd_ops;
   else if (command == "resume") fn = ps::polarctl::cmd_resume;
   else if (command == "cancel") fn = ps::polarctl::cmd_cancel;

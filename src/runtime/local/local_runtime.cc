@@ -312,6 +312,8 @@ core::Result<InstanceState> LocalRuntime::instance_state(const ClusterKey& c, co
   s.data_dir_bytes = j->value("dataDirBytes", int64_t{0});
   s.restarts = j->value("restarts", 0);
   s.version = j->value("version", "");
+  s.fenced = j->value("fenced", false);
+  s.fenced_lsn = j->value("fencedLsn", "");
   s.last_error = j->value("lastError", "");
   return s;
 }
@@ -320,6 +322,20 @@ core::Status LocalRuntime::ensure_slot(const ClusterKey& c, const std::string& o
   auto r = call(c, on, "PUT", "/v1/slots/" + slot_name(slot));
   if (!r) return std::unexpected(r.error());
   return {};
+}
+
+core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::string& name) {
+  auto r = call(c, name, "POST", "/v1/fence", 95);
+  if (!r) return std::unexpected(r.error());
+  auto j = core::parse_json(*r);
+  std::string lsn = j && j->is_object() ? j->value("fencedLsn", "") : "";
+  if (lsn.empty()) return core::fail(Code::kInternal, name + ": fence answered without an LSN: " + *r);
+  return lsn;
+}
+
+core::Status LocalRuntime::unfence(const ClusterKey& c, const std::string& name) {
+  auto r = call(c, name, "POST", "/v1/unfence", 10);
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
 }
 
 core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name) {

@@ -58,6 +58,8 @@ class LocalRuntime : public Runtime {
   core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) override;
   core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
+  core::Result<std::string> fence(const ClusterKey& c, const std::string& name) override;
+  core::Status unfence(const ClusterKey& c, const std::string& name) override;
   core::Status promote(const ClusterKey& c, const std::string& name) override;
   core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) override;
   core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) override;
