@@ -122,6 +122,16 @@ Json ClusterController::observed_status(const Json& cluster) {
     auto v = core::parse_lsn(lsn);
     if (v && primary_lsn > *v) instances[idx]["lagBytes"] = static_cast<int64_t>(primary_lsn - *v);
   }
+  // Every created cluster has its Cluster Manager (it reads spec.ha itself).
+  if (!deleting && core::find_path(cluster, "status.observedGeneration") && !rt_.cluster_manager_running(c)) {
+    const Json* og0 = core::find_path(cluster, "status.observedGeneration");
+    if (og0->is_number_integer() && og0->get<int64_t>() > 0) {
+      auto st = rt_.ensure_cluster_manager(c);
+      api_.record_event(cluster, st ? "Normal" : "Warning", "ClusterManagerStarted",
+                        st ? "the Cluster Manager was not running; started it"
+                           : "the Cluster Manager is not running and cannot be started: " + st.error().message);
+    }
+  }
   // A proxy that died (kill -9, OOM) is started again on the ports in status.
   if (!deleting) {
     auto ep_port = [&](const char* which) {

@@ -315,6 +315,11 @@ StepResult fence_primary(Deps& d, const StepInput& in) {
   int64_t started = millis_since_epoch();
   auto lsn = d.rt.fence(c, primary);
   if (!lsn) return StepResult::retry("fencing " + primary + ": " + lsn.error().message);
+  if (lsn->empty()) {
+    return StepResult::interrupt("PrimaryCrashed", primary + " was not running cleanly when fenced (it had crashed): "
+                                                   "nobody can prove which reader has all of its WAL. It stays fenced; "
+                                                   "cancel to start it again as the primary");
+  }
   auto cluster = d.api.get_cluster(c.ns, c.name);
   if (cluster) {
     d.api.record_event(*cluster, "Normal", "PrimaryFenced", primary + " was shut down cleanly for the switchover; its WAL ends at " + *lsn);
@@ -417,6 +422,8 @@ workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp) {
   workflow::Definition def;
   def.name = "Switchover";
   def.steps = {
+      {"pause-ha", [dp](const StepInput& in) {
+         Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), true), "pausing failover"); }},
       {"choose", [dp](const StepInput& in) { return choose_target(*dp, in); }},
       {"fence-primary", [dp](const StepInput& in) { return fence_primary(*dp, in); }},
       {"wait-target", [dp](const StepInput& in) { return wait_target(*dp, in); }},
@@ -424,8 +431,10 @@ workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp) {
       {"repoint", [dp](const StepInput& in) { return repoint(*dp, in); }},
       {"wait-repointed", [dp](const StepInput& in) { return wait_repointed(*dp, in); }},
       {"drop-stale-slots", [dp](const StepInput& in) { return drop_stale_slots(*dp, in); }},
+      {"resume-ha", [dp](const StepInput& in) {
+         Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), false), "resuming failover"); }},
   };
-  def.point_of_no_return = 1;  // from the fence on it finishes (or waits for a human)
+  def.point_of_no_return = 2;  // from the fence on it finishes (or waits for a human)
   // Cancelled before the promotion: the old primary serves again. After it: nothing to undo.
   def.compensation = {
       {"restore-primary", [dp](const StepInput& in) {
@@ -437,6 +446,8 @@ workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp) {
          if (t && t->role == "primary") return StepResult::done();  // promoted: the switchover stands
          return from(d.rt.unfence(c, old), "unfencing " + old);
        }},
+      {"resume-ha", [dp](const StepInput& in) {
+         Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), false), "resuming failover"); }},
   };
   return def;
 }
@@ -452,7 +463,10 @@ workflow::Definition delete_workflow(const std::shared_ptr<Deps>& dp) {
   def.name = "Delete";
   def.steps = {
       {"remove-endpoints", [dp](const StepInput& in) {
-         Deps& d = *dp; return from(d.rt.remove_endpoints(key_of(in)), "endpoints"); }},
+         Deps& d = *dp;
+         // The Cluster Manager goes first: it must not fail over while instances go away.
+         if (auto st = d.rt.remove_cluster_manager(key_of(in)); !st) return from(st, "cluster manager");
+         return from(d.rt.remove_endpoints(key_of(in)), "endpoints"); }},
       {"remove-readers", [dp](const StepInput& in) {
          Deps& d = *dp; return remove_readers(d, in, 0, retain(d, key_of(in))); }},
       {"remove-primary", [dp](const StepInput& in) {

@@ -3,9 +3,10 @@
 //   Create:        check-ports, secrets, primary, wait-primary, endpoints, readers, wait-readers
 //   ScaleReaders:  add-readers, wait-readers, remove-readers (point of no return)
 //   Delete:        remove-endpoints, remove-readers, remove-primary, remove-cluster, release
-//   Switchover:    choose, fence-primary, wait-target, promote, repoint, wait-repointed,
-//                  drop-stale-slots (from fence-primary on it runs to completion; a cancel
-//                  before the promotion starts the old primary again)
+//   Switchover:    pause-ha, choose, fence-primary, wait-target, promote, repoint,
+//                  wait-repointed, drop-stale-slots, resume-ha (from fence-primary on it
+//                  runs to completion; a cancel before the promotion starts the old
+//                  primary again; the Cluster Manager is paused meanwhile)
 //
 // Instances are named <cluster>-<n>: the primary is created as <cluster>-0, readers take
 // the lowest free numbers, and scaling down removes the highest-numbered readers (and

@@ -28,6 +28,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 constexpr int kMaxQuickCrashes = 10;
 constexpr auto kStableAfter = 60s;
+constexpr auto kCmActive = 5s;         // a CM probe this recent means a CM acts for the cluster
+constexpr auto kPrimaryDownMax = 30s;  // a down primary waits at most this long for the CM
 
 class Manager {
  public:
@@ -82,6 +84,10 @@ class Manager {
   std::optional<Config> follow_;               // requested: become a replica of this primary
   std::optional<Clock::time_point> follow_by_; // a reloaded replica must stream from it by then
   Clock::time_point follow_retry_at_{};        // after a failed rewind and re-clone
+  // The Cluster Manager probes with "X-Polarstack-Cm: active" while it acts for the
+  // cluster. While it does, a primary whose postmaster dies is left down for it to
+  // decide (fail over, or restart in place); without it the manager restarts it itself.
+  Clock::time_point last_cm_contact_{};
   int64_t data_bytes_ = 0;
   Clock::time_point data_bytes_at_{};
 
@@ -104,7 +110,7 @@ bool Manager::wait_signal(std::chrono::milliseconds timeout) {
 core::Result<std::string> Manager::fence() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (cfg_.fenced && !cfg_.fenced_lsn.empty()) return cfg_.fenced_lsn;
+    if (cfg_.fenced && state_ == "Fenced") return cfg_.fenced_lsn;
     cfg_.fenced = true;  // saved first: a manager restarted from here on keeps it down
     follow_.reset();
     follow_by_.reset();
@@ -116,8 +122,11 @@ core::Result<std::string> Manager::fence() {
   std::lock_guard<std::mutex> lock(mu_);
   state_ = "Fenced";
   if (!lsn) {
-    last_error_ = "fenced, but " + lsn.error().message;
-    return std::unexpected(lsn.error());
+    // A postmaster that had crashed: fenced all the same, but nobody can say where its
+    // WAL ended (a failover; a switchover refuses this).
+    last_error_ = "fenced after an unclean stop (" + lsn.error().message + ")";
+    core::log_warn("instance", last_error_);
+    return std::string();
   }
   cfg_.fenced_lsn = *lsn;
   if (auto st = save_config(paths_, cfg_); !st) return std::unexpected(st.error());
@@ -180,6 +189,10 @@ HttpResponse Manager::handle(const HttpRequest& req) {
   auto only = [&](const char* method) { return m == method ? std::optional<HttpResponse>() : json_error(405, "use " + std::string(method)); };
   if (path == "/v1/status") {
     if (auto r = only("GET")) return *r;
+    if (req.header("x-polarstack-cm") == "active") {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_cm_contact_ = Clock::now();
+    }
     return {200, status().dump()};
   }
   // Slot names are checked here: anything else is a 404.
@@ -352,6 +365,14 @@ void Manager::on_postmaster_exit(int status) {
     state_ = "CrashLoop";
     core::log_error("instance", "postmaster crashed " + std::to_string(kMaxQuickCrashes) +
                                     " times in a row; not restarting it until POST /v1/restart");
+    return;
+  }
+  if (cfg_.role == "primary" && Clock::now() - last_cm_contact_ < kCmActive) {
+    // The Cluster Manager is watching: it fails over (and fences this one) or asks for a
+    // restart in place. Should it go quiet, the supervision loop restarts it itself.
+    state_ = "PrimaryDown";
+    next_start_ = Clock::now() + kPrimaryDownMax;
+    core::log_warn("instance", "the primary is down; leaving the decision to the Cluster Manager");
     return;
   }
   // The first restart is immediate; then 1s, 2s, 4s, ... up to 30s.
@@ -544,11 +565,13 @@ void Manager::supervise() {
           role_ready_ = true;
         }
       }
-    } else if (state == "Restarting" || state == "Starting") {
+    } else if (state == "Restarting" || state == "Starting" || state == "PrimaryDown") {
       bool due;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        due = Clock::now() >= next_start_ && !follow_;  // a pending follow starts it itself
+        due = (Clock::now() >= next_start_ ||
+               (state == "PrimaryDown" && Clock::now() - last_cm_contact_ >= kCmActive)) &&
+              !follow_;  // a pending follow starts it itself
       }
       if (due) start();
     }

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -77,6 +78,22 @@ class Runtime {
   // Physical replication slots on `on` (the primary).
   virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
   virtual core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
+  // instance_state within `timeout`, for the Cluster Manager's probes. `as_cm` tells the
+  // instance manager that a CM acts for the cluster: a primary whose postmaster dies is
+  // then left down for the CM to decide about (instance/manager.h).
+  virtual core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name,
+                                            std::chrono::milliseconds timeout, bool as_cm) = 0;
+  // Restarts the instance's PostgreSQL in place.
+  virtual core::Status restart(const ClusterKey& c, const std::string& name) = 0;
+  // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
+  // independent of the operator. remove_ stops it (before a Delete removes instances).
+  virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;
+  virtual bool cluster_manager_running(const ClusterKey& c) = 0;
+  virtual core::Status remove_cluster_manager(const ClusterKey& c) = 0;
+  // Pauses (true) or resumes automatic failover: workflows that must not race the CM
+  // (Switchover) hold it paused while they run. Kept across restarts of everything.
+  virtual core::Status set_ha_paused(const ClusterKey& c, bool paused) = 0;
+  virtual bool ha_paused(const ClusterKey& c) = 0;
   // Fences an instance: a clean shutdown that ends every session, after which it stays
   // down (across manager restarts) until it is told to follow a new primary. Returns the
   // LSN where its WAL ends; a replica that replayed past it lost nothing. Idempotent.

@@ -392,7 +392,8 @@ std::unique_ptr<runtime::local::LocalRuntime> runtime_of(const ServerProcess& se
 TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
   ServerProcess server("", kClusters);
   Cluster c{server, "sw"};
-  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("sw.yaml", cluster_yaml("sw", 2))}).exit_code, 0);
+  // Promotions by hand: the Cluster Manager would (rightly) fence a second primary.
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("sw.yaml", cluster_yaml("sw", 2, "  ha:\n    enabled: false\n"))}).exit_code, 0);
   ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
   auto rt = runtime_of(server);
   ASSERT_TRUE(rt);
@@ -662,6 +663,144 @@ TEST(ClusterTest, SwitchoverUnderLoadLosesNoAcknowledgedWrite) {
   EXPECT_TRUE(completed);
   std::printf("switchover: %zu commits acknowledged, %d attempts failed while the primary moved twice\n", acked.size(),
               writer.failures());
+}
+
+
+// The Cluster Manager of a cluster: its pid (from cm.pid, alive) and its state.json.
+struct Cm {
+  std::string dir;
+  Cm(const ServerProcess& server, const std::string& cluster)
+      : dir(server.home() + "/data/clusters/default." + cluster + "/cm") {}
+  pid_t pid() const {
+    auto t = core::read_file(dir + "/cm.pid");
+    pid_t p = t ? static_cast<pid_t>(std::atol(t->c_str())) : -1;
+    return p > 0 && core::process_alive(p) ? p : -1;
+  }
+  Json state() const {
+    auto t = core::read_file(dir + "/state.json");
+    auto j = t ? core::parse_json(*t) : core::Result<Json>(Json());
+    return j && j->is_object() ? *j : Json::object();
+  }
+};
+
+bool has_event(const ServerProcess& server, const std::string& reason) {
+  auto events = server.client()->list(kube::events_ref(), "default");
+  if (!events) return false;
+  for (const auto& e : events->value("items", Json::array())) {
+    if (e.value("reason", "") == reason) return true;
+  }
+  return false;
+}
+
+// The postmaster pid of the instance on `port`, from PostgreSQL itself.
+int postmaster_of(const Cluster& c, int port) {
+  return std::atoi(c.value(port, "select pg_read_file('postmaster.pid', 0, 16)").c_str());
+}
+
+// Instances (by port) that accept writes now.
+int writable(const Cluster& c, const std::map<std::string, int>& ports) {
+  int n = 0;
+  for (const auto& [name, p] : ports) n += c.value(p, "select pg_is_in_recovery()") == "f" ? 1 : 0;
+  return n;
+}
+
+std::map<std::string, int> ports_of(const Cluster& c) {
+  std::map<std::string, int> out;
+  for (const auto& i : c.instances()) out[i.value("name", "")] = i.value("port", 0);
+  return out;
+}
+
+// kill -9 of the primary's postmaster under a write load: the Cluster Manager fences it,
+// promotes the reader with the most WAL, the other reader and the endpoint follow, writes
+// go on, and the old primary comes back as a reader of the new one.
+TEST(HaTest, KilledPrimaryPostmasterFailsOverAndTheOldPrimaryRejoins) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "fa"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("fa.yaml", cluster_yaml("fa", 2))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  Cm cm(server, "fa");
+  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.state().value("primary", "") == "fa-0"; }, 60s)) << cm.state().dump();
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
+  auto ports = ports_of(c);
+  Writer writer(c, rw);
+  ASSERT_TRUE(wait_until([&] { return writer.acknowledged().size() >= 20; }, 30s));
+
+  int pm = postmaster_of(c, ports["fa-0"]);
+  ASSERT_GT(pm, 0);
+  ASSERT_EQ(::kill(pm, SIGKILL), 0);
+  std::string promoted;
+  ASSERT_TRUE(wait_until([&] {
+    promoted = core::string_at(c.get(), "status.currentPrimary");
+    return promoted == "fa-1" || promoted == "fa-2";
+  }, 60s)) << c.get().dump(1) << "\n" << cm.state().dump(1);
+  size_t at = writer.acknowledged().size();
+  EXPECT_TRUE(wait_until([&] { return writer.acknowledged().size() >= at + 20; }, 60s)) << "writes did not resume";
+  EXPECT_TRUE(c.wait_ready(2, 120s)) << c.get().dump(1);
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, promoted); }, 120s)) << c.get().dump(1);
+  Json instances = c.instances();
+  EXPECT_EQ(role_of(instances, promoted), "primary");
+  EXPECT_EQ(role_of(instances, "fa-0"), "replica") << "the old primary did not rejoin";
+  EXPECT_EQ(writable(c, ports), 1) << "exactly one instance may accept writes";
+  EXPECT_EQ(c.value(rw, "select inet_server_port()"), std::to_string(ports[promoted]));
+  EXPECT_TRUE(has_event(server, "FailedOver"));
+  Json st = cm.state();
+  EXPECT_EQ(st.value("failovers", 0), 1);
+  EXPECT_EQ(core::string_at(st, "lastFailover.chosen"), promoted);
+  writer.stop();
+  std::printf("failover: %s promoted %lld ms after the failure was seen; %d writes failed meanwhile\n", promoted.c_str(),
+              static_cast<long long>(st.value("lastFailover", Json::object()).value("detectedToPromotedMs", int64_t{-1})),
+              writer.failures());
+}
+
+// HA paused (spec.ha.enabled: false): no failover; the instance manager restarts the
+// primary in place.
+TEST(HaTest, PausedHaRestartsThePrimaryInPlace) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "hp"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("hp.yaml", cluster_yaml("hp", 1, "  ha:\n    enabled: false\n"))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  Cm cm(server, "hp");
+  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0; }, 60s));
+  auto ports = ports_of(c);
+  int pm = postmaster_of(c, ports["hp-0"]);
+  ASSERT_GT(pm, 0);
+  ASSERT_EQ(::kill(pm, SIGKILL), 0);
+  EXPECT_TRUE(wait_until([&] {
+    int now = postmaster_of(c, ports["hp-0"]);
+    return now > 0 && now != pm && c.value(ports["hp-0"], "select pg_is_in_recovery()") == "f";
+  }, 60s));
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "hp-0"); }, 60s)) << c.get().dump(1);
+  EXPECT_EQ(writable(c, ports), 1);
+  EXPECT_FALSE(has_event(server, "FailedOver"));
+  EXPECT_EQ(cm.state().value("failovers", 0), 0);
+}
+
+// kill -9 of the primary's instance manager: PostgreSQL keeps serving, the manager is
+// started again and adopts it; nobody fails over.
+TEST(HaTest, KilledPrimaryManagerIsNotAFailure) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "km"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("km.yaml", cluster_yaml("km", 1))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  Cm cm(server, "km");
+  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.state().value("primary", "") == "km-0"; }, 60s));
+  auto ports = ports_of(c);
+  int pm = postmaster_of(c, ports["km-0"]);
+  std::string mdir = server.home() + "/data/nodes/local-1/default.km/km-0";
+  auto mpid = core::read_file(mdir + "/instance.pid");
+  ASSERT_TRUE(mpid);
+  pid_t manager = static_cast<pid_t>(std::atol(mpid->c_str()));
+  ASSERT_EQ(::kill(manager, SIGKILL), 0);
+  EXPECT_TRUE(wait_until([&] {
+    auto t = core::read_file(mdir + "/instance.pid");
+    pid_t now = t ? static_cast<pid_t>(std::atol(t->c_str())) : -1;
+    return now > 0 && now != manager && core::process_alive(now);
+  }, 60s)) << "the manager was not started again";
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "km-0"); }, 60s)) << c.get().dump(1);
+  EXPECT_EQ(postmaster_of(c, ports["km-0"]), pm) << "PostgreSQL should have kept running";
+  EXPECT_EQ(writable(c, ports), 1);
+  EXPECT_EQ(cm.state().value("failovers", 0), 0);
 }
 
 

@@ -21,6 +21,9 @@
 #include "cmd/polarstack/operator_loop.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "ha/cm.h"
+#include "kube/cluster_api.h"
+#include "kube/config.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/local/proxy.h"
 
@@ -49,6 +52,7 @@ commands:
              --all        also stop every database and proxy it started (data is kept;
                           the next server start brings them back)
   crds     print the CustomResourceDefinitions (deploy/crds/polarstack.yaml)
+  cm --dir DIR         run the Cluster Manager of DIR (the local runtime starts these)
   proxy --dir DIR      run the endpoints proxy of DIR (the local runtime starts these;
                        instance managers are the separate, leaner polarstack-instance)
 )";
@@ -119,6 +123,51 @@ ps::core::Result<Flags> parse_flags(int argc, char** argv) {
                           "--endpoint-mode: must be auto, redirect or relay, got \"" + f.endpoint_mode + "\"");
   }
   return f;
+}
+
+// The Cluster Manager of one cluster (started by the local runtime; see ha/cm.h).
+int run_cm(const std::string& dir) {
+  using namespace ps;
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  auto text = core::read_file(dir + "/cm.json");
+  auto cfg = text ? core::parse_json(*text) : core::Result<core::Json>(std::unexpected(text.error()));
+  if (!cfg || !cfg->is_object()) {
+    core::log_error("cm", "cannot read " + dir + "/cm.json");
+    return 2;
+  }
+  auto opts = runtime::local::LocalRuntime::options_from_json(cfg->value("runtime", core::Json::object()));
+  if (!opts) {
+    core::log_error("cm", opts.error().message);
+    return 2;
+  }
+  auto rt = runtime::local::LocalRuntime::open(*opts);
+  if (!rt) {
+    core::log_error("cm", rt.error().message);
+    return 2;
+  }
+  auto kc = kube::load_kubeconfig(cfg->value("kubeconfig", ""));
+  if (!kc) {
+    core::log_error("cm", kc.error().message);
+    return 2;
+  }
+  kube::Client client(*kc);
+  kube::KubeClusterApi api(client, "polarstack-cm");
+  ha::ClusterManager cm(**rt, api, {cfg->value("namespace", "default"), cfg->value("cluster", "")}, dir);
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    stop = true;
+  });
+  int rc = cm.run(stop);
+  if (!stop.load()) pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return rc;
 }
 
 int run_server(const Flags& f) {
@@ -254,12 +303,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (cmd == "server") return run_server(*flags);
-  if (cmd == "proxy") {
+  if (cmd == "proxy" || cmd == "cm") {
     if (flags->dir.empty()) {
-      std::cerr << "polarstack proxy: --dir is required\n";
+      std::cerr << "polarstack " << cmd << ": --dir is required\n";
       return 2;
     }
-    return ps::runtime::local::run_proxy(flags->dir);
+    return cmd == "proxy" ? ps::runtime::local::run_proxy(flags->dir) : run_cm(flags->dir);
   }
   if (cmd == "stop") {
     int rc = run_stop(*flags);

@@ -267,6 +267,12 @@ core::Result<std::vector<InstanceInfo>> LocalRuntime::list_instances(const Clust
 
 core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::string& name, const std::string& method,
                                              const std::string& path, int timeout_s, const std::string& body) {
+  return call_ms(c, name, method, path, std::chrono::seconds(timeout_s), body);
+}
+
+core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
+                                                const std::string& path, std::chrono::milliseconds timeout,
+                                                const std::string& body, bool as_cm) {
   std::string dir = find_instance(c, name);
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
   auto cfg = instance::load_config({dir});
@@ -274,9 +280,11 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
   auto token = core::read_secret(cluster_dir(c) + "/secrets/token");
   if (!token) return std::unexpected(token.error());
   httplib::Client cli("127.0.0.1", cfg->api_port);
-  cli.set_connection_timeout(2);
-  cli.set_read_timeout(timeout_s);
+  auto connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(2));
+  cli.set_connection_timeout(connect.count() / 1000, (connect.count() % 1000) * 1000);
+  cli.set_read_timeout(timeout.count() / 1000, (timeout.count() % 1000) * 1000);
   httplib::Headers h{{"Authorization", "Bearer " + *token}};
+  if (as_cm) h.emplace("X-Polarstack-Cm", "active");
   httplib::Result r = method == "GET"    ? cli.Get(path, h)
                       : method == "PUT"  ? cli.Put(path, h, body, "application/json")
                       : method == "DELETE" ? cli.Delete(path, h)
@@ -290,9 +298,60 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
   return r->body;
 }
 
+core::Result<InstanceState> LocalRuntime::probe(const ClusterKey& c, const std::string& name,
+                                                std::chrono::milliseconds timeout, bool as_cm) {
+  return state_from(call_ms(c, name, "GET", "/v1/status", timeout, "", as_cm));
+}
+
+core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name) {
+  auto r = call(c, name, "POST", "/v1/restart", 10);
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+}
+
+core::Status LocalRuntime::ensure_cluster_manager(const ClusterKey& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = cluster_dir(c) + "/cm";
+  if (auto st = core::ensure_dir(dir, 0700); !st) return st;
+  Json cfg = {{"namespace", c.ns}, {"cluster", c.name}, {"kubeconfig", opts_.kubeconfig}, {"runtime", options_json(opts_)}};
+  auto cur = core::read_file(dir + "/cm.json");
+  if (!cur || *cur != cfg.dump(1) + "\n") {
+    if (auto st = core::write_file_atomic(dir + "/cm.json", cfg.dump(1) + "\n"); !st) return st;
+    stop_daemon(dir + "/cm.pid", "cm", dir, std::chrono::seconds(5));
+  }
+  if (daemon_pid(dir + "/cm.pid", "cm", dir) > 0) return {};
+  return start_daemon(dir, {"cm", "--dir", dir}, false, dir + "/cm.log");
+}
+
+bool LocalRuntime::cluster_manager_running(const ClusterKey& c) {
+  std::string dir = cluster_dir(c) + "/cm";
+  return daemon_pid(dir + "/cm.pid", "cm", dir) > 0;
+}
+
+core::Status LocalRuntime::remove_cluster_manager(const ClusterKey& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string dir = cluster_dir(c) + "/cm";
+  stop_daemon(dir + "/cm.pid", "cm", dir, std::chrono::seconds(10));
+  return {};
+}
+
+core::Status LocalRuntime::set_ha_paused(const ClusterKey& c, bool paused) {
+  std::string dir = cluster_dir(c) + "/cm";
+  if (auto st = core::ensure_dir(dir, 0700); !st) return st;
+  if (paused) return core::write_file_atomic(dir + "/paused", "paused by a workflow that must not race failover\n");
+  std::error_code ec;
+  fs::remove(dir + "/paused", ec);
+  if (ec) return core::fail(Code::kInternal, "cannot remove " + dir + "/paused: " + ec.message());
+  return {};
+}
+
+bool LocalRuntime::ha_paused(const ClusterKey& c) { return core::file_exists(cluster_dir(c) + "/cm/paused"); }
+
 core::Result<InstanceState> LocalRuntime::instance_state(const ClusterKey& c, const std::string& name) {
+  return state_from(call(c, name, "GET", "/v1/status"));
+}
+
+core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::string>& body) {
   InstanceState s;
-  auto body = call(c, name, "GET", "/v1/status");
   if (!body) {
     if (body.error().code == Code::kNotFound) return std::unexpected(body.error());
     s.last_error = body.error().message;
@@ -328,9 +387,8 @@ core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::st
   auto r = call(c, name, "POST", "/v1/fence", 95);
   if (!r) return std::unexpected(r.error());
   auto j = core::parse_json(*r);
-  std::string lsn = j && j->is_object() ? j->value("fencedLsn", "") : "";
-  if (lsn.empty()) return core::fail(Code::kInternal, name + ": fence answered without an LSN: " + *r);
-  return lsn;
+  if (!j || !j->is_object() || !j->value("ok", false)) return core::fail(Code::kInternal, name + ": unexpected answer to fence: " + *r);
+  return j->value("fencedLsn", "");  // empty: it had not shut down cleanly (it had crashed)
 }
 
 core::Status LocalRuntime::unfence(const ClusterKey& c, const std::string& name) {
@@ -430,6 +488,7 @@ core::Status LocalRuntime::remove_endpoints(const ClusterKey& c) {
 }
 
 core::Status LocalRuntime::remove_cluster(const ClusterKey& c, bool keep_data) {
+  if (auto st = remove_cluster_manager(c); !st) return st;
   if (auto st = remove_endpoints(c); !st) return st;
   std::lock_guard<std::mutex> lock(mu_);
   if (!keep_data) {
@@ -445,6 +504,14 @@ int LocalRuntime::stop_all(const Options& opts) {
   LocalRuntime rt(opts);
   int stopped = 0;
   std::error_code ec;
+  // Cluster Managers first: they must not fail over while databases stop.
+  for (auto c = fs::directory_iterator(opts.data_root + "/clusters", ec); !ec && c != fs::directory_iterator(); c.increment(ec)) {
+    std::string dir = c->path().string() + "/cm";
+    if (daemon_pid(dir + "/cm.pid", "cm", dir) <= 0) continue;
+    stop_daemon(dir + "/cm.pid", "cm", dir, std::chrono::seconds(10));
+    ++stopped;
+  }
+  ec.clear();
   for (const auto& n : opts.nodes) {
     for (auto c = fs::directory_iterator(rt.node_root(n), ec); !ec && c != fs::directory_iterator(); c.increment(ec)) {
       std::error_code ec2;

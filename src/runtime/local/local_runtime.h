@@ -5,6 +5,8 @@
 //
 //   <data_root>/clusters/<ns>.<name>/secrets/     passwords and the cluster's API token (0600)
 //   <data_root>/clusters/<ns>.<name>/endpoints/   the proxy's config, pid and log
+//   <data_root>/clusters/<ns>.<name>/cm/          the Cluster Manager's config, pid, log,
+//                                                 state and the ha-paused flag
 //   <node root>/<ns>.<name>/<instance>/           one instance (see instance/config.h)
 //   <data_root>/ports.json                        who holds which port
 //
@@ -58,6 +60,14 @@ class LocalRuntime : public Runtime {
   core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) override;
   core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
+  core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name, std::chrono::milliseconds timeout,
+                                    bool as_cm) override;
+  core::Status restart(const ClusterKey& c, const std::string& name) override;
+  core::Status ensure_cluster_manager(const ClusterKey& c) override;
+  bool cluster_manager_running(const ClusterKey& c) override;
+  core::Status remove_cluster_manager(const ClusterKey& c) override;
+  core::Status set_ha_paused(const ClusterKey& c, bool paused) override;
+  bool ha_paused(const ClusterKey& c) override;
   core::Result<std::string> fence(const ClusterKey& c, const std::string& name) override;
   core::Status unfence(const ClusterKey& c, const std::string& name) override;
   core::Status promote(const ClusterKey& c, const std::string& name) override;
@@ -82,6 +92,10 @@ class LocalRuntime : public Runtime {
   core::Status prepare_dir(const std::string& dir, bool for_postgres);
   core::Result<std::string> call(const ClusterKey& c, const std::string& name, const std::string& method,
                                  const std::string& path, int timeout_s = 5, const std::string& body = "");
+  core::Result<std::string> call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
+                                    const std::string& path, std::chrono::milliseconds timeout,
+                                    const std::string& body = "", bool as_cm = false);
+  core::Result<InstanceState> state_from(const core::Result<std::string>& body);
 
   Options opts_;
   PortRegistry ports_;

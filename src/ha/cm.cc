@@ -1,0 +1,268 @@
+#include "ha/cm.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "core/lsn.h"
+
+namespace polarstack::ha {
+
+using core::Json;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto kPolicyEvery = 2s;     // how often the spec is read again
+constexpr auto kFollowEvery = 5s;     // at most one follow request per instance this often
+constexpr auto kRestartEvery = 5s;    // at most one restart-in-place request this often
+
+int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+Json candidates_json(const Decision& d) {
+  Json out = Json::array();
+  for (const auto& c : d.candidates) {
+    Json j = {{"name", c.name}, {"receivedLsn", core::format_lsn(c.received_lsn)},
+              {"replayedLsn", core::format_lsn(c.replayed_lsn)}, {"eligible", c.eligible}};
+    if (!c.why_not.empty()) j["whyNot"] = c.why_not;
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::string candidates_text(const Decision& d) {
+  std::string s;
+  for (const auto& c : d.candidates) {
+    s += (s.empty() ? "" : "; ") + c.name + " received " + core::format_lsn(c.received_lsn) +
+         (c.eligible ? "" : " (" + c.why_not + ")");
+  }
+  return s.empty() ? "none" : s;
+}
+}  // namespace
+
+ClusterManager::ClusterManager(runtime::Runtime& rt, cluster::ClusterApi& api, runtime::ClusterKey cluster, std::string dir)
+    : rt_(rt), api_(api), c_(std::move(cluster)), dir_(std::move(dir)) {}
+
+void ClusterManager::report(const std::string& type, const std::string& reason, const std::string& message) {
+  if (type == "Warning") core::log_warn("cm", reason + ": " + message);
+  else core::log_info("cm", reason + ": " + message);
+  auto cluster = api_.get_cluster(c_.ns, c_.name);
+  if (cluster) api_.record_event(*cluster, type, reason, message);  // best effort: the API may be down
+}
+
+void ClusterManager::save_state() {
+  Json st = {{"primary", primary_}, {"failovers", failovers_}, {"lastDecision", last_decision_}};
+  if (!last_failover_.is_null()) st["lastFailover"] = last_failover_;
+  core::write_file_atomic(dir_ + "/state.json", st.dump(1) + "\n");
+}
+
+void ClusterManager::refresh_policy() {
+  policy_at_ = Clock::now();
+  auto cluster = api_.get_cluster(c_.ns, c_.name);
+  if (!cluster) return;  // the last policy known stays in force
+  auto num = [&](const char* path, int fallback) {
+    const Json* p = core::find_path(*cluster, path);
+    return p && p->is_number_integer() ? p->get<int>() : fallback;
+  };
+  const Json* enabled = core::find_path(*cluster, "spec.ha.enabled");
+  bool was = policy_.enabled;
+  policy_.enabled = !enabled || !enabled->is_boolean() || enabled->get<bool>();
+  interval_ = std::chrono::milliseconds(num("spec.ha.probeIntervalMs", 300));
+  policy_.timeout_threshold = std::chrono::milliseconds(num("spec.ha.failureTimeoutMs", 2000));
+  policy_.stable_for = std::max<std::chrono::milliseconds>(1000ms, 3 * interval_);
+  if (was != policy_.enabled) {
+    core::log_info("cm", std::string("automatic failover ") + (policy_.enabled ? "enabled" : "paused (spec.ha.enabled: false)"));
+  }
+}
+
+void ClusterManager::tick() {
+  bool paused = !policy_.enabled || rt_.ha_paused(c_);
+  auto all = rt_.list_instances(c_);
+  if (!all) return;
+  auto now = Clock::now();
+  auto timeout = std::clamp<std::chrono::milliseconds>(2 * interval_, 200ms, 1000ms);
+  std::map<std::string, runtime::InstanceState> states;
+  std::vector<Member> members;
+  std::string pg_primary;
+  for (const auto& i : *all) {
+    if (!i.manager_running && !paused) {
+      core::log_warn("cm", "instance manager of " + i.name + " is not running: starting it again");
+      rt_.ensure_instance(c_, {i.name, "", "", i.node, {}});
+    }
+    auto s = rt_.probe(c_, i.name, timeout, !paused);
+    runtime::InstanceState st = s ? *s : runtime::InstanceState{};
+    states[i.name] = st;
+    bool pm_down = st.reachable && (st.postmaster_pid <= 0 || st.state == "PrimaryDown" || st.state == "Restarting" ||
+                                    st.state == "CrashLoop" || st.state == "Fenced");
+    Member m;
+    m.name = i.name;
+    m.role = st.reachable ? st.role : "unknown";
+    m.reachable = st.reachable && st.role != "unknown";
+    m.refused = pm_down;  // the manager answers, PostgreSQL does not run: failed at once
+    m.postmaster_up = st.reachable && !pm_down;
+    m.replayed_lsn = core::parse_lsn(st.lsn).value_or(0);
+    m.received_lsn = std::max(core::parse_lsn(st.received_lsn).value_or(0), m.replayed_lsn);
+    // Answering SQL is healthy. A replica's streaming is not required: when the primary
+    // dies, every replica stops streaming, and those are exactly the candidates.
+    bool healthy = m.reachable && m.postmaster_up;
+    bool first = !health_.count(i.name);
+    auto& h = health_[i.name];
+    // Healthy when first seen: its past is unknown, and counts as stable (a flap is a
+    // change this CM has seen).
+    if (healthy && (first || !h.healthy)) h.healthy_since = first ? now - std::chrono::hours(1) : now;
+    bool streaming = st.role == "replica" && st.ready;
+    if (streaming || st.role != "replica") h.not_streaming_since = {};
+    else if (h.not_streaming_since == Clock::time_point{}) h.not_streaming_since = now;
+    if (!healthy && (h.healthy || h.unhealthy_since == Clock::time_point{})) h.unhealthy_since = now;
+    h.healthy = healthy;
+    m.unhealthy_for = healthy ? 0ms : std::chrono::duration_cast<std::chrono::milliseconds>(now - h.unhealthy_since);
+    m.healthy_for = healthy ? std::chrono::duration_cast<std::chrono::milliseconds>(now - h.healthy_since) : 0ms;
+    members.push_back(m);
+    if (m.reachable && st.role == "primary" && (pg_primary.empty() || i.name == primary_)) pg_primary = i.name;
+  }
+  // The primary: the one PostgreSQL says is primary, else the one we knew, else the one
+  // created as primary and not fenced.
+  if (!pg_primary.empty() && pg_primary != primary_) {
+    if (!primary_.empty()) core::log_info("cm", "the primary is now " + pg_primary + " (was " + primary_ + ")");
+    primary_ = pg_primary;
+    save_state();
+  }
+  if (primary_.empty()) {
+    for (const auto& i : *all) {
+      if (i.role == "primary" && !states[i.name].fenced) primary_ = i.name;
+    }
+  }
+  if (primary_.empty()) return;  // nothing created yet
+  // A primary never seen healthy (still being created) is not failed over; one known from
+  // state.json (a CM restarted while it was down) is.
+  if (!known_primary_ && !health_[primary_].healthy) return;
+  known_primary_ = true;
+  Decision d = decide(members, primary_, [&] {
+    Policy p = policy_;
+    p.enabled = !paused;
+    return p;
+  }());
+  bool primary_ok = d.reason == "PrimaryHealthy";
+  if (primary_ok) primary_failed_since_ = {};
+  else if (primary_failed_since_ == Clock::time_point{}) primary_failed_since_ = health_[primary_].unhealthy_since;
+  if (d.reason != last_reason_) {
+    last_decision_ = {{"action", to_string(d.action)}, {"primary", d.primary}, {"chosen", d.chosen}, {"reason", d.reason},
+                      {"message", d.message}, {"candidates", candidates_json(d)}};
+    if (d.reason == "PrimaryHealthy") {
+      if (!last_reason_.empty()) report("Normal", "PrimaryHealthy", d.message);
+    } else if (d.action != Action::kFailover) {
+      report(d.reason == "HAPaused" ? "Normal" : "Warning", d.reason, d.message + " Candidates: " + candidates_text(d));
+    }
+    last_reason_ = d.reason;
+    save_state();
+  }
+  if (d.action == Action::kFailover) {
+    failover(d, *all, primary_failed_since_);
+    return;
+  }
+  // No one to fail over to: the primary's own PostgreSQL is the way back.
+  if (!paused && d.reason == "NoCandidate" && states[primary_].reachable && now - last_restart_ask_ > kRestartEvery &&
+      states[primary_].state == "PrimaryDown") {
+    last_restart_ask_ = now;
+    report("Warning", "RestartInPlace", "no replica can take over from " + primary_ + ": restarting its PostgreSQL in place");
+    rt_.restart(c_, primary_);
+  }
+  if (!paused && primary_ok) rejoin(*all, states);
+}
+
+void ClusterManager::failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all, Clock::time_point detected) {
+  std::string old = d.primary, chosen = d.chosen;
+  report("Warning", "FailoverStarted", d.message + " Promoting " + chosen + ". Candidates: " + candidates_text(d));
+  // 1. Fence the old primary: it must never serve writes again as primary.
+  auto fenced = rt_.fence(c_, old);
+  if (!fenced) {
+    report("Warning", "FenceFailed", "cannot fence " + old + " (" + fenced.error().message +
+                                         "); not promoting anyone until it is fenced");
+    return;
+  }
+  // 2. Promote.
+  if (auto st = rt_.promote(c_, chosen); !st) {
+    report("Warning", "PromoteFailed", "cannot promote " + chosen + ": " + st.error().message + "; deciding again");
+    return;
+  }
+  auto promoted = Clock::now();
+  primary_ = chosen;
+  ++failovers_;
+  int64_t rto = detected == Clock::time_point{} ? 0 : ms(promoted - detected);
+  last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
+                    {"message", d.message}, {"candidates", candidates_json(d)}, {"detectedToPromotedMs", rto},
+                    {"oldPrimaryFencedAt", fenced->empty() ? "unclean stop" : *fenced}};
+  last_reason_ = "FailedOver";
+  save_state();
+  // 3. Everyone else follows the new primary; the old one is rewound when it can be.
+  for (const auto& i : all) {
+    if (i.name == chosen) continue;
+    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
+      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
+    }
+    health_[i.name].last_follow = Clock::now();
+  }
+  api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}}}});
+  report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
+                                     " ms after the failure was first seen. Candidates: " + candidates_text(d));
+}
+
+void ClusterManager::rejoin(const std::vector<runtime::InstanceInfo>& all,
+                            const std::map<std::string, runtime::InstanceState>& states) {
+  int primary_port = 0;
+  for (const auto& i : all) primary_port = i.name == primary_ ? i.port : primary_port;
+  auto now = Clock::now();
+  for (const auto& i : all) {
+    if (i.name == primary_) continue;
+    const auto& st = states.at(i.name);
+    auto& h = health_[i.name];
+    if (!st.reachable || now - h.last_follow < kFollowEvery) continue;
+    bool fenced = st.fenced && st.state == "Fenced";
+    bool astray = st.state == "Running" && st.role == "replica" && !st.ready && st.sender_port != primary_port &&
+                  h.not_streaming_since != Clock::time_point{} && now - h.not_streaming_since > kFollowEvery;
+    bool stale_primary = st.role == "primary";  // a second primary: it must not serve
+    if (!fenced && !astray && !stale_primary) continue;
+    h.last_follow = now;
+    if (stale_primary) {
+      report("Warning", "SecondPrimaryFenced", i.name + " runs as a primary besides " + primary_ + ": fencing it");
+      if (auto f = rt_.fence(c_, i.name); !f) continue;
+    }
+    core::log_info("cm", i.name + " rejoins as a replica of " + primary_);
+    if (auto st2 = rt_.follow(c_, i.name, primary_); !st2) core::log_warn("cm", i.name + ": " + st2.error().message);
+    else report("Normal", "Rejoining", i.name + " is being brought back as a replica of " + primary_);
+  }
+}
+
+int ClusterManager::run(const std::atomic<bool>& stop) {
+  int lock_fd = ::open((dir_ + "/cm.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    core::log_error("cm", "another Cluster Manager already acts for " + c_.str());
+    return 3;
+  }
+  core::write_file_atomic(dir_ + "/cm.pid", std::to_string(::getpid()) + "\n");
+  if (auto text = core::read_file(dir_ + "/state.json")) {
+    if (auto j = core::parse_json(*text); j && j->is_object()) {
+      primary_ = j->value("primary", "");
+      failovers_ = j->value("failovers", 0);
+      if (j->contains("lastFailover")) last_failover_ = (*j)["lastFailover"];
+      known_primary_ = !primary_.empty();
+    }
+  }
+  refresh_policy();
+  core::log_info("cm", "acting for " + c_.str() + (primary_.empty() ? "" : ", primary " + primary_) + ", probing every " +
+                           std::to_string(interval_.count()) + " ms");
+  while (!stop.load()) {
+    auto next = Clock::now() + interval_;
+    if (Clock::now() - policy_at_ > kPolicyEvery) refresh_policy();
+    tick();
+    while (!stop.load() && Clock::now() < next) std::this_thread::sleep_for(std::min<Clock::duration>(next - Clock::now(), 50ms));
+  }
+  ::unlink((dir_ + "/cm.pid").c_str());
+  core::log_info("cm", "stopped");
+  return 0;
+}
+
+}  // namespace polarstack::ha

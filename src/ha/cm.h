@@ -1,0 +1,68 @@
+// The Cluster Manager (`polarstack cm --dir <dir>`): one per cluster, a process of its
+// own, independent of the operator and the API server. It probes every instance through
+// the Runtime port, decides with ha::decide (decision.h), and when the primary has failed
+// it fences it, promotes the best replica, repoints the others, and brings the old
+// primary back as a replica when it returns. It records what it did in Events and status
+// when the API is reachable, and keeps working when it is not.
+//
+// - One CM acts for a cluster at a time: it holds an exclusive flock on <dir>/cm.lock.
+// - Policy from the cluster's spec (ha.enabled, probeIntervalMs, failureTimeoutMs),
+//   refreshed from the API every few seconds; the last one known stays in force while the
+//   API is down. HA is also paused while <dir>/paused exists (Runtime::set_ha_paused).
+// - While active it probes "as the CM", so a primary whose postmaster dies is left down
+//   for it: it fails over, or, with no candidate, asks for a restart in place.
+// - <dir>/state.json: the primary it knows, the failover count, the last decision and
+//   the last failover (candidates with LSNs, chosen, reason, detectedToPromotedMs).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "cluster/ports.h"
+#include "core/json.h"
+#include "ha/decision.h"
+#include "runtime/runtime.h"
+
+namespace polarstack::ha {
+
+class ClusterManager {
+ public:
+  ClusterManager(runtime::Runtime& rt, cluster::ClusterApi& api, runtime::ClusterKey cluster, std::string dir);
+  // Runs until `stop`; returns the exit code.
+  int run(const std::atomic<bool>& stop);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Health {
+    Clock::time_point unhealthy_since{}, healthy_since{};
+    bool healthy = false;
+    Clock::time_point last_follow{};
+    Clock::time_point not_streaming_since{};  // a replica without a WAL receiver, since
+  };
+  void refresh_policy();
+  void tick();
+  void failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all, Clock::time_point detected);
+  void rejoin(const std::vector<runtime::InstanceInfo>& all, const std::map<std::string, runtime::InstanceState>& states);
+  void report(const std::string& type, const std::string& reason, const std::string& message);
+  void save_state();
+
+  runtime::Runtime& rt_;
+  cluster::ClusterApi& api_;
+  runtime::ClusterKey c_;
+  std::string dir_;
+  Policy policy_;
+  std::chrono::milliseconds interval_{300};
+  Clock::time_point policy_at_{};
+  std::string primary_;          // the primary as the CM knows it
+  bool known_primary_ = false;   // seen healthy, or recorded in state.json
+  int failovers_ = 0;
+  std::string last_reason_;
+  core::Json last_decision_;
+  core::Json last_failover_;     // what the last failover did, and how long it took
+  std::map<std::string, Health> health_;
+  Clock::time_point primary_failed_since_{}, last_restart_ask_{};
+};
+
+}  // namespace polarstack::ha
