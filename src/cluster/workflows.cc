@@ -313,7 +313,7 @@ StepResult fence_primary(Deps& d, const StepInput& in) {
   auto c = key_of(in);
   std::string primary = ctx(in, "primary");
   int64_t started = millis_since_epoch();
-  auto lsn = d.rt.fence(c, primary);
+  auto lsn = d.rt.fence(c, primary, std::chrono::seconds(60));  // a clean shutdown, however long it takes
   if (!lsn) return StepResult::retry("fencing " + primary + ": " + lsn.error().message);
   if (lsn->empty()) {
     return StepResult::interrupt("PrimaryCrashed", primary + " was not running cleanly when fenced (it had crashed): "

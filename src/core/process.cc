@@ -5,6 +5,8 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +103,12 @@ void child_setup(const SpawnOptions& opts, int out_fd) {
   if (out_fd >= 0) {
     ::dup2(out_fd, 1);
     ::dup2(out_fd, 2);
+  }
+  // Nothing of the parent's but stdio survives the exec: a socket a library opened
+  // without CLOEXEC (an accepted API connection, say) would otherwise live on in every
+  // daemon, and its peer would never see it close when the parent dies.
+  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   if (opts.new_process_group) ::setpgid(0, 0);
   struct sigaction dfl {};

@@ -19,6 +19,7 @@ namespace {
 constexpr auto kPolicyEvery = 2s;     // how often the spec is read again
 constexpr auto kFollowEvery = 5s;     // at most one follow request per instance this often
 constexpr auto kRestartEvery = 5s;    // at most one restart-in-place request this often
+constexpr auto kFenceGrace = 1000ms;  // a failed primary gets this long to shut down, then is killed
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -177,7 +178,7 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   std::string old = d.primary, chosen = d.chosen;
   report("Warning", "FailoverStarted", d.message + " Promoting " + chosen + ". Candidates: " + candidates_text(d));
   // 1. Fence the old primary: it must never serve writes again as primary.
-  auto fenced = rt_.fence(c_, old);
+  auto fenced = rt_.fence(c_, old, kFenceGrace);
   if (!fenced) {
     report("Warning", "FenceFailed", "cannot fence " + old + " (" + fenced.error().message +
                                          "); not promoting anyone until it is fenced");
@@ -228,7 +229,7 @@ void ClusterManager::rejoin(const std::vector<runtime::InstanceInfo>& all,
     h.last_follow = now;
     if (stale_primary) {
       report("Warning", "SecondPrimaryFenced", i.name + " runs as a primary besides " + primary_ + ": fencing it");
-      if (auto f = rt_.fence(c_, i.name); !f) continue;
+      if (auto f = rt_.fence(c_, i.name, kFenceGrace); !f) continue;
     }
     core::log_info("cm", i.name + " rejoins as a replica of " + primary_);
     if (auto st2 = rt_.follow(c_, i.name, primary_); !st2) core::log_warn("cm", i.name + ": " + st2.error().message);

@@ -43,11 +43,11 @@ class Manager {
   void supervise();
   void on_postmaster_exit(int status);
   void start();
-  void stop_postmaster();
+  void stop_postmaster(std::chrono::milliseconds grace = std::chrono::seconds(60));
   void follow(const Config& next);
   void rewind_and_start(const Config& next);
   bool check_follow();
-  core::Result<std::string> fence();
+  core::Result<std::string> fence(std::chrono::milliseconds grace);
   bool wait_signal(std::chrono::milliseconds timeout);
   core::Json status();
   void set_state(const std::string& s, const std::string& error = "") {
@@ -70,6 +70,7 @@ class Manager {
   std::mutex fence_mu_;
   std::condition_variable fence_cv_;
   bool fence_requested_ = false;
+  std::chrono::milliseconds fence_grace_{60000};
   std::optional<core::Result<std::string>> fence_result_;
 
   std::mutex mu_;  // guards the fields below
@@ -100,14 +101,16 @@ bool Manager::wait_signal(std::chrono::milliseconds timeout) {
     static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)
   };
   int sig = ::sigtimedwait(&sigs_, nullptr, &ts);
-  if (sig > 0 && sig != SIGUSR1) stop_ = true;  // SIGUSR1 only wakes the loop: a request is waiting
+  // SIGUSR1 (a request is waiting) and SIGCHLD (the postmaster may have died: its
+  // orphaned backends must go now) only wake the loop.
+  if (sig > 0 && sig != SIGUSR1 && sig != SIGCHLD) stop_ = true;
   return stop_.load();
 }
 
 // Shuts PostgreSQL down cleanly and keeps it down (see Config::fenced). A fast shutdown
 // ends every session (uncommitted work rolls back), writes a shutdown checkpoint and
 // lets the walsenders send all WAL up to it to connected replicas before it exits.
-core::Result<std::string> Manager::fence() {
+core::Result<std::string> Manager::fence(std::chrono::milliseconds grace) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cfg_.fenced && state_ == "Fenced") return cfg_.fenced_lsn;
@@ -117,7 +120,7 @@ core::Result<std::string> Manager::fence() {
     state_ = "Fencing";
     if (auto st = save_config(paths_, cfg_); !st) return std::unexpected(st.error());
   }
-  stop_postmaster();
+  stop_postmaster(grace);
   auto lsn = shutdown_checkpoint_lsn(paths_);
   std::lock_guard<std::mutex> lock(mu_);
   state_ = "Fenced";
@@ -217,12 +220,27 @@ HttpResponse Manager::handle(const HttpRequest& req) {
   }
   if (path == "/v1/fence") {
     if (auto r = only("POST")) return *r;
+    // {"graceMs": N}: how long the fast shutdown may take before the group is killed
+    // (default 60 s; the Cluster Manager, fencing a failed primary, gives it little).
+    std::chrono::milliseconds grace = 60s;
+    if (!req.body.empty()) {
+      auto body = core::parse_json(req.body);
+      if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
+      for (const auto& [k, v] : body->items()) {
+        if (k != "graceMs") return json_error(400, k + ": unknown field");
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 600000) {
+          return json_error(400, "graceMs: must be an integer 0..600000");
+        }
+        grace = std::chrono::milliseconds(v.get<int64_t>());
+      }
+    }
     std::unique_lock<std::mutex> lock(fence_mu_);
     fence_requested_ = true;
+    fence_grace_ = grace;
     fence_result_.reset();
     ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop
-    if (!fence_cv_.wait_for(lock, 90s, [&] { return fence_result_.has_value(); })) {
-      return json_error(503, "fencing did not finish within 90 s");
+    if (!fence_cv_.wait_for(lock, grace + 30s, [&] { return fence_result_.has_value(); })) {
+      return json_error(503, "fencing did not finish in time");
     }
     auto res = *fence_result_;
     if (!res) return reply(std::unexpected(res.error()));
@@ -381,7 +399,7 @@ void Manager::on_postmaster_exit(int status) {
   state_ = "Restarting";
 }
 
-void Manager::stop_postmaster() {
+void Manager::stop_postmaster(std::chrono::milliseconds grace) {
   pid_t pm;
   bool child;
   {
@@ -391,18 +409,23 @@ void Manager::stop_postmaster() {
   }
   if (pm <= 0) return;
   ::kill(pm, SIGINT);  // fast shutdown
-  auto deadline = Clock::now() + 60s;
+  auto deadline = Clock::now() + grace;
+  bool reaped = false;
   while (Clock::now() < deadline) {
     if (child) {
       int st;
-      if (::waitpid(pm, &st, WNOHANG) == pm) break;
+      if (::waitpid(pm, &st, WNOHANG) == pm) {
+        reaped = true;
+        break;
+      }
     } else if (!core::process_alive(pm)) {
       break;
     }
     std::this_thread::sleep_for(20ms);  // polling the exit of a process we may not own
   }
+  // Past the grace (hung, or SIGSTOPped: signals wait), or its orphans: the whole group.
   ::kill(-pm, SIGKILL);
-  if (child) ::waitpid(pm, nullptr, WNOHANG);
+  if (child && !reaped) ::waitpid(pm, nullptr, 0);  // SIGKILL always ends it
   {
     std::lock_guard<std::mutex> lock(mu_);
     pm_ = -1;
@@ -503,8 +526,9 @@ void Manager::supervise() {
       std::unique_lock<std::mutex> lock(fence_mu_);
       if (fence_requested_) {
         fence_requested_ = false;
+        auto grace = fence_grace_;
         lock.unlock();
-        auto r = fence();
+        auto r = fence(grace);
         lock.lock();
         fence_result_ = r;
         fence_cv_.notify_all();
@@ -584,6 +608,7 @@ int Manager::run() {
   sigaddset(&sigs_, SIGINT);
   sigaddset(&sigs_, SIGHUP);
   sigaddset(&sigs_, SIGUSR1);
+  sigaddset(&sigs_, SIGCHLD);
   ::pthread_sigmask(SIG_BLOCK, &sigs_, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 

@@ -217,21 +217,24 @@ core::Result<engine::WireConnection*> Prober::conn() {
 
 Probe Prober::probe() {
   Probe p;
-  auto c = conn();
-  if (!c) {
-    p.error = c.error().message;
+  // A fresh connection every time: the postmaster itself must answer (one that hangs, or
+  // was stopped with SIGSTOP, still lets old sessions run; a new one shows it).
+  auto fresh = engine::WireConnection::open({paths_.run(), cfg_.port, kSuperuser, "postgres", "polarstack-probe"},
+                                            std::chrono::milliseconds(1000));
+  if (!fresh) {
+    p.error = fresh.error().message;
     return p;
   }
-  auto rows = (*c)->query(
+  auto* c = &*fresh;
+  auto rows = c->query(
       "select pg_is_in_recovery(), case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end, "
       "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
       "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
       "(select timeline_id from pg_control_checkpoint())), "
       "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version'), "
-      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, std::chrono::seconds(3));
+      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, std::chrono::seconds(1));
   if (!rows || rows->empty() || (*rows)[0].size() < 8) {
     p.error = rows ? "unexpected probe result" : rows.error().message;
-    conn_.reset();
     return p;
   }
   const auto& r = (*rows)[0];

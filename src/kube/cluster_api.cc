@@ -1,8 +1,10 @@
 #include "kube/cluster_api.h"
 
 #include "core/base64.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "kube/config.h"
 
 namespace polarstack::kube {
 
@@ -88,6 +90,74 @@ void KubeClusterApi::record_event(const Json& involved, const std::string& type,
   if (auto r = client_.create(events_ref(), ns, ev); !r) {
     core::log_warn(component_, "cannot record event " + reason + ": " + r.error().message);
   }
+}
+
+core::Result<cluster::ClusterApi*> KubeconfigClusterApi::current() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto text = core::read_file(path_);
+  if (text && (!api_ || *text != loaded_)) {
+    auto cfg = load_kubeconfig(path_);
+    if (cfg) {
+      api_.reset();
+      client_ = std::make_unique<Client>(*cfg);
+      api_ = std::make_unique<KubeClusterApi>(*client_, component_);
+      loaded_ = *text;
+    }
+  }
+  if (!api_) return core::fail(core::Code::kUnavailable, "no usable kubeconfig at " + path_);
+  return api_.get();
+}
+
+core::Result<Json> KubeconfigClusterApi::get_cluster(const std::string& ns, const std::string& name) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->get_cluster(ns, name);
+}
+core::Status KubeconfigClusterApi::patch_cluster(const std::string& ns, const std::string& name, const Json& p) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->patch_cluster(ns, name, p);
+}
+core::Status KubeconfigClusterApi::ensure_secret(const std::string& ns, const std::string& name,
+                                                 const std::map<std::string, std::string>& data) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->ensure_secret(ns, name, data);
+}
+core::Status KubeconfigClusterApi::delete_secret(const std::string& ns, const std::string& name) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->delete_secret(ns, name);
+}
+core::Status KubeconfigClusterApi::create_operation(const std::string& ns, const Json& object) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->create_operation(ns, object);
+}
+core::Status KubeconfigClusterApi::patch_cluster_status(const std::string& ns, const std::string& name, const Json& p) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->patch_cluster_status(ns, name, p);
+}
+core::Result<Json> KubeconfigClusterApi::write_operation_status(const std::string& ns, const std::string& name,
+                                                               const Json& status) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->write_operation_status(ns, name, status);
+}
+core::Result<Json> KubeconfigClusterApi::patch_operation(const std::string& ns, const std::string& name, const Json& p) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->patch_operation(ns, name, p);
+}
+core::Status KubeconfigClusterApi::delete_operation(const std::string& ns, const std::string& name) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->delete_operation(ns, name);
+}
+void KubeconfigClusterApi::record_event(const Json& involved, const std::string& type, const std::string& reason,
+                                        const std::string& message) {
+  if (auto a = current()) (*a)->record_event(involved, type, reason, message);
 }
 
 }  // namespace polarstack::kube

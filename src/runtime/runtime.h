@@ -97,7 +97,10 @@ class Runtime {
   // Fences an instance: a clean shutdown that ends every session, after which it stays
   // down (across manager restarts) until it is told to follow a new primary. Returns the
   // LSN where its WAL ends; a replica that replayed past it lost nothing. Idempotent.
-  virtual core::Result<std::string> fence(const ClusterKey& c, const std::string& name) = 0;
+  // `grace`: how long the clean shutdown may take before the instance's processes are
+  // killed (a failover gives a failed primary little; a switchover waits).
+  virtual core::Result<std::string> fence(const ClusterKey& c, const std::string& name,
+                                          std::chrono::milliseconds grace) = 0;
   // Undoes fence(): the instance starts again in its configured role. Only when nobody
   // else was promoted meanwhile (a cancelled switchover).
   virtual core::Status unfence(const ClusterKey& c, const std::string& name) = 0;

@@ -753,6 +753,67 @@ TEST(HaTest, KilledPrimaryPostmasterFailsOverAndTheOldPrimaryRejoins) {
               writer.failures());
 }
 
+// SIGSTOP of the primary's postmaster: a hang (nothing refuses, new connections never get
+// an answer, old sessions still run). After failureTimeoutMs the CM fences it (its whole
+// process group is killed) and promotes the reader; the old primary rejoins.
+TEST(HaTest, HungPrimaryIsFailedOverAfterTheTimeout) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "hg"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("hg.yaml", cluster_yaml("hg", 1, "  ha:\n    failureTimeoutMs: 1000\n"))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  Cm cm(server, "hg");
+  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.state().value("primary", "") == "hg-0"; }, 60s));
+  auto ports = ports_of(c);
+  int pm = postmaster_of(c, ports["hg-0"]);
+  ASSERT_GT(pm, 0);
+  ASSERT_EQ(::kill(pm, SIGSTOP), 0);
+  struct Resume {  // never leave a stopped process behind, whatever happens
+    int pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pm};
+  EXPECT_TRUE(wait_until([&] { return core::string_at(c.get(), "status.currentPrimary") == "hg-1"; }, 60s))
+      << c.get().dump(1) << "\n" << cm.state().dump(1);
+  EXPECT_TRUE(wait_until([&] { return !core::process_alive(pm); }, 30s)) << "the hung postmaster was not killed";
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "hg-1"); }, 120s)) << c.get().dump(1);
+  EXPECT_EQ(role_of(c.instances(), "hg-0"), "replica");
+  EXPECT_EQ(writable(c, ports), 1);
+  EXPECT_EQ(core::string_at(cm.state(), "lastFailover.reason"), "PrimaryFailed");
+}
+
+// The API server and operator down (kill -9) when the primary dies: the CM fails over on
+// its own; once the server is back, status catches up and the endpoint follows.
+TEST(HaTest, FailoverWithTheControlPlaneDown) {
+  TempDir home;
+  int rw = 0;
+  std::map<std::string, int> ports;
+  {
+    ServerProcess server(home.path(), kClusters);
+    server.leave_databases_running();
+    Cluster c{server, "cd"};
+    ASSERT_EQ(server.polarctl({"apply", "-f", server.write("cd.yaml", cluster_yaml("cd", 1))}).exit_code, 0);
+    ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+    Cm cm(server, "cd");
+    ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.state().value("primary", "") == "cd-0"; }, 60s));
+    rw = c.port("readWrite");
+    ports = ports_of(c);
+    ASSERT_TRUE(c.connect(rw)->exec("create table w as select 1 as id").has_value());
+    int pm = postmaster_of(c, ports["cd-0"]);
+    ASSERT_GT(pm, 0);
+    server.kill9();
+    ASSERT_EQ(::kill(pm, SIGKILL), 0);
+    // Nobody to ask but the CM's own record (the password is in the API, which is down).
+    EXPECT_TRUE(wait_until([&] { return cm.state().value("primary", "") == "cd-1"; }, 60s)) << cm.state().dump(1);
+    EXPECT_EQ(cm.state().value("failovers", 0), 1);
+  }
+  ServerProcess server(home.path(), kClusters);
+  Cluster c{server, "cd"};
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "cd-1"); }, 120s)) << c.get().dump(1);
+  EXPECT_EQ(role_of(c.instances(), "cd-0"), "replica");
+  EXPECT_TRUE(wait_until([&] { return c.value(rw, "select inet_server_port()") == std::to_string(ports["cd-1"]); }, 30s));
+  EXPECT_EQ(c.value(rw, "select count(*) from w"), "1");
+  EXPECT_EQ(writable(c, ports), 1);
+}
+
 // HA paused (spec.ha.enabled: false): no failover; the instance manager restarts the
 // primary in place.
 TEST(HaTest, PausedHaRestartsThePrimaryInPlace) {

@@ -150,13 +150,9 @@ int run_cm(const std::string& dir) {
     core::log_error("cm", rt.error().message);
     return 2;
   }
-  auto kc = kube::load_kubeconfig(cfg->value("kubeconfig", ""));
-  if (!kc) {
-    core::log_error("cm", kc.error().message);
-    return 2;
-  }
-  kube::Client client(*kc);
-  kube::KubeClusterApi api(client, "polarstack-cm");
+  // The API may be down or move (a server restarted on another port): the CM works on
+  // without it and follows the kubeconfig file.
+  kube::KubeconfigClusterApi api(cfg->value("kubeconfig", ""), "polarstack-cm");
   ha::ClusterManager cm(**rt, api, {cfg->value("namespace", "default"), cfg->value("cluster", "")}, dir);
   std::atomic<bool> stop{false};
   std::thread waiter([&] {

@@ -383,8 +383,10 @@ core::Status LocalRuntime::ensure_slot(const ClusterKey& c, const std::string& o
   return {};
 }
 
-core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::string& name) {
-  auto r = call(c, name, "POST", "/v1/fence", 95);
+core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::string& name,
+                                              std::chrono::milliseconds grace) {
+  auto r = call_ms(c, name, "POST", "/v1/fence", grace + std::chrono::seconds(35),
+                   core::Json{{"graceMs", grace.count()}}.dump());
   if (!r) return std::unexpected(r.error());
   auto j = core::parse_json(*r);
   if (!j || !j->is_object() || !j->value("ok", false)) return core::fail(Code::kInternal, name + ": unexpected answer to fence: " + *r);

@@ -68,7 +68,7 @@ class LocalRuntime : public Runtime {
   core::Status remove_cluster_manager(const ClusterKey& c) override;
   core::Status set_ha_paused(const ClusterKey& c, bool paused) override;
   bool ha_paused(const ClusterKey& c) override;
-  core::Result<std::string> fence(const ClusterKey& c, const std::string& name) override;
+  core::Result<std::string> fence(const ClusterKey& c, const std::string& name, std::chrono::milliseconds grace) override;
   core::Status unfence(const ClusterKey& c, const std::string& name) override;
   core::Status promote(const ClusterKey& c, const std::string& name) override;
   core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) override;

@@ -124,8 +124,8 @@ int run_proxy(const std::string& dir) {
     return 4;
   }
   core::write_file_atomic(dir + "/proxy.pid", std::to_string(::getpid()) + "\n");
-  auto kc = kube::load_kubeconfig(cfg->value("kubeconfig", ""));
-  if (!kc) {
+  std::string kubeconfig = cfg->value("kubeconfig", "");
+  if (auto kc = kube::load_kubeconfig(kubeconfig); !kc) {
     core::log_error("proxy", kc.error().message);
     return 2;
   }
@@ -158,7 +158,6 @@ int run_proxy(const std::string& dir) {
   publish({});
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
-    kube::Client client(*kc);
     auto apply = [&](const core::Json& obj, bool deleted) {
       Routes r = deleted ? Routes{} : routes_from_status(obj);
       {
@@ -185,8 +184,34 @@ int run_proxy(const std::string& dir) {
       for (const auto& o : items) apply(o, false);
     };
     h.on_event = [&](const kube::WatchEvent& ev) { apply(ev.object, ev.type == "DELETED"); };
-    h.on_error = [](const core::Error& e) { core::log_warn("proxy", "watch: " + e.message); };
-    kube::watch_with_relist(client, kube::clusters_ref(), ns, {"", "metadata.name=" + name}, h, stop);
+    // Until stopped: watch with the kubeconfig as it is; when the watch fails and the file
+    // has changed (a server restarted on another port rewrote it), start over with it.
+    while (!stop.load()) {
+      std::string loaded = core::read_file(kubeconfig).value_or("");
+      auto kc = kube::load_kubeconfig(kubeconfig);
+      if (!kc) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // the file is being rewritten: look again
+        continue;
+      }
+      kube::Client client(*kc);
+      std::atomic<bool> again{false};
+      h.on_error = [&](const core::Error& e) {
+        core::log_warn("proxy", "watch: " + e.message);
+        if (core::read_file(kubeconfig).value_or("") != loaded) {
+          core::log_info("proxy", "the kubeconfig changed: following it");
+          again = true;
+        }
+      };
+      std::atomic<bool> inner{false};
+      std::thread relay_stop([&] {
+        while (!stop.load() && !again.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        inner = true;
+      });
+      kube::watch_with_relist(client, kube::clusters_ref(), ns, {"", "metadata.name=" + name}, h, inner);
+      inner = true;
+      again = true;
+      relay_stop.join();
+    }
   });
   std::thread(serve, rw, true).detach();
   std::thread(serve, ro, false).detach();
