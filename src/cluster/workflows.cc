@@ -356,6 +356,20 @@ StepResult promote_target(Deps& d, const StepInput& in) {
   }
   int64_t took = millis_since_epoch() - std::atoll(ctx(in, "fencedAtMs").c_str());
   auto cluster = d.api.get_cluster(c.ns, c.name);
+  // Sync mode: the new primary's commits wait for its replicas from the first one on.
+  if (cluster && core::string_at(*cluster, "spec.replication.mode") == "sync") {
+    auto all = d.rt.list_instances(c);
+    if (!all) return StepResult::retry(all.error().message);
+    std::vector<std::string> others;
+    for (const auto& i : *all) {
+      if (i.name != target) others.push_back(i.name);
+    }
+    const Json* k = core::find_path(*cluster, "spec.replication.syncReplicas");
+    int want = std::min<int>(k && k->is_number_integer() ? k->get<int>() : 1, static_cast<int>(others.size()));
+    if (auto st = d.rt.set_sync_standbys(c, target, others, want); !st) {
+      return StepResult::retry("synchronous standbys on " + target + ": " + st.error().message);
+    }
+  }
   if (cluster) {
     d.api.record_event(*cluster, "Normal", "Promoted", target + " is the primary; writes were refused for " +
                                                            std::to_string(took) + " ms (fence to promotion)");

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/files.h"
@@ -55,7 +56,8 @@ void ClusterManager::report(const std::string& type, const std::string& reason, 
 }
 
 void ClusterManager::save_state() {
-  Json st = {{"primary", primary_}, {"failovers", failovers_}, {"lastDecision", last_decision_}};
+  Json st = {{"primary", primary_}, {"failovers", failovers_}, {"lastDecision", last_decision_},
+             {"syncStandbys", sync_set_}, {"syncK", sync_k_}};
   if (!last_failover_.is_null()) st["lastFailover"] = last_failover_;
   core::write_file_atomic(dir_ + "/state.json", st.dump(1) + "\n");
 }
@@ -74,6 +76,8 @@ void ClusterManager::refresh_policy() {
   interval_ = std::chrono::milliseconds(num("spec.ha.probeIntervalMs", 300));
   policy_.timeout_threshold = std::chrono::milliseconds(num("spec.ha.failureTimeoutMs", 2000));
   policy_.stable_for = std::max<std::chrono::milliseconds>(1000ms, 3 * interval_);
+  policy_.sync = core::string_at(*cluster, "spec.replication.mode") == "sync";
+  policy_.sync_replicas = std::max(1, num("spec.replication.syncReplicas", 1));
   if (was != policy_.enabled) {
     core::log_info("cm", std::string("automatic failover ") + (policy_.enabled ? "enabled" : "paused (spec.ha.enabled: false)"));
   }
@@ -121,6 +125,7 @@ void ClusterManager::tick() {
     h.healthy = healthy;
     m.unhealthy_for = healthy ? 0ms : std::chrono::duration_cast<std::chrono::milliseconds>(now - h.unhealthy_since);
     m.healthy_for = healthy ? std::chrono::duration_cast<std::chrono::milliseconds>(now - h.healthy_since) : 0ms;
+    m.in_sync_set = std::find(sync_set_.begin(), sync_set_.end(), i.name) != sync_set_.end();
     members.push_back(m);
     if (m.reachable && st.role == "primary" && (pg_primary.empty() || i.name == primary_)) pg_primary = i.name;
   }
@@ -171,7 +176,32 @@ void ClusterManager::tick() {
     report("Warning", "RestartInPlace", "no replica can take over from " + primary_ + ": restarting its PostgreSQL in place");
     rt_.restart(c_, primary_);
   }
-  if (!paused && primary_ok) rejoin(*all, states);
+  if (!paused && primary_ok) {
+    apply_sync(primary_, *all);
+    rejoin(*all, states);
+  }
+}
+
+void ClusterManager::apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all) {
+  std::vector<std::string> want;
+  if (policy_.sync) {
+    for (const auto& i : all) {
+      if (i.name != primary) want.push_back(i.name);
+    }
+  }
+  int k = want.empty() ? 0 : std::min<int>(policy_.sync_replicas, static_cast<int>(want.size()));
+  if (want == sync_set_ && k == sync_k_) return;
+  if (auto st = rt_.set_sync_standbys(c_, primary, want, k); !st) {
+    core::log_warn("cm", "cannot set synchronous standbys on " + primary + ": " + st.error().message);
+    return;
+  }
+  std::string list;
+  for (const auto& n : want) list += (list.empty() ? "" : ", ") + n;
+  core::log_info("cm", want.empty() ? "replication is asynchronous"
+                                    : "commits on " + primary + " wait for " + std::to_string(k) + " of: " + list);
+  sync_set_ = want;
+  sync_k_ = k;
+  save_state();
 }
 
 void ClusterManager::failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all, Clock::time_point detected) {
@@ -191,6 +221,12 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   }
   auto promoted = Clock::now();
   primary_ = chosen;
+  // Sync mode: the new primary's commits wait for its replicas from the first one on.
+  if (policy_.sync) {
+    sync_set_.clear();
+    sync_k_ = -1;  // forces apply_sync to set it
+    apply_sync(chosen, all);
+  }
   ++failovers_;
   int64_t rto = detected == Clock::time_point{} ? 0 : ms(promoted - detected);
   last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
@@ -250,6 +286,8 @@ int ClusterManager::run(const std::atomic<bool>& stop) {
       failovers_ = j->value("failovers", 0);
       if (j->contains("lastFailover")) last_failover_ = (*j)["lastFailover"];
       known_primary_ = !primary_.empty();
+      sync_set_ = j->value("syncStandbys", std::vector<std::string>{});
+      sync_k_ = j->value("syncK", 0);
     }
   }
   refresh_policy();

@@ -11,6 +11,9 @@
 //   API is down. HA is also paused while <dir>/paused exists (Runtime::set_ha_paused).
 // - While active it probes "as the CM", so a primary whose postmaster dies is left down
 //   for it: it fails over, or, with no candidate, asks for a restart in place.
+// - Sync mode (spec.replication.mode: sync): it keeps synchronous_standby_names = ANY k
+//   (every other instance) on the primary, and fails over only to a replica proven to
+//   hold every acknowledged commit (decision.h).
 // - <dir>/state.json: the primary it knows, the failover count, the last decision and
 //   the last failover (candidates with LSNs, chosen, reason, detectedToPromotedMs).
 #pragma once
@@ -47,6 +50,8 @@ class ClusterManager {
   void rejoin(const std::vector<runtime::InstanceInfo>& all, const std::map<std::string, runtime::InstanceState>& states);
   void report(const std::string& type, const std::string& reason, const std::string& message);
   void save_state();
+  // Sync mode: every other instance in synchronous_standby_names = ANY k (...) on `primary`.
+  void apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all);
 
   runtime::Runtime& rt_;
   cluster::ClusterApi& api_;
@@ -62,6 +67,8 @@ class ClusterManager {
   core::Json last_decision_;
   core::Json last_failover_;     // what the last failover did, and how long it took
   std::map<std::string, Health> health_;
+  std::vector<std::string> sync_set_;  // synchronous_standby_names applied on the primary (sync mode)
+  int sync_k_ = 0;
   Clock::time_point primary_failed_since_{}, last_restart_ask_{};
 };
 

@@ -9,6 +9,10 @@ core::Json Config::to_json() const {
           {"primaryHost", primary_host}, {"primaryPort", primary_port}, {"slot", slot}, {"parameters", parameters}};
   if (fenced) j["fenced"] = true;
   if (!fenced_lsn.empty()) j["fencedLsn"] = fenced_lsn;
+  if (!sync_standbys.empty()) {
+    j["syncStandbys"] = sync_standbys;
+    j["syncK"] = sync_k;
+  }
   return j;
 }
 
@@ -26,6 +30,8 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.parameters = j.value("parameters", std::map<std::string, std::string>{});
     c.fenced = j.value("fenced", false);
     c.fenced_lsn = j.value("fencedLsn", "");
+    c.sync_standbys = j.value("syncStandbys", std::vector<std::string>{});
+    c.sync_k = j.value("syncK", 0);
     if (c.role != "primary" && c.role != "replica") return core::fail(core::Code::kInvalid, "role: must be primary or replica");
     if (c.role == "replica" && (c.primary_port <= 0 || c.slot.empty())) {
       return core::fail(core::Code::kInvalid, "a replica needs primaryPort and slot");

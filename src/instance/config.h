@@ -14,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/json.h"
@@ -40,6 +41,10 @@ struct Config {
   // WAL ended (the shutdown checkpoint): a replica that replayed past it has everything.
   bool fenced = false;
   std::string fenced_lsn;
+  // Sync replication (set by the Cluster Manager on the primary): commits wait until
+  // `sync_k` of these standbys (instance names = application_name) have flushed them.
+  std::vector<std::string> sync_standbys;
+  int sync_k = 0;
 
   core::Json to_json() const;
   static core::Result<Config> from_json(const core::Json& j);

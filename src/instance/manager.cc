@@ -158,6 +158,7 @@ core::Json Manager::status() {
           {"version", p.version}, {"dataDirBytes", data_bytes_}, {"restarts", restarts_},
           {"configuredRole", cfg_.role}, {"primaryPort", cfg_.role == "replica" ? cfg_.primary_port : 0},
           {"senderPort", p.sender_port}, {"fenced", cfg_.fenced}, {"fencedLsn", cfg_.fenced_lsn},
+          {"syncStandbyNames", sync_standby_names(cfg_)},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -316,6 +317,41 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     follow_ = next;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
     return reply({});
+  }
+  // {"standbys": ["c-1", "c-2"], "k": 1}: commits wait for k of them (synchronous_standby_names
+  // = ANY k (...)); an empty list makes replication asynchronous again. Reloaded at once.
+  if (path == "/v1/sync") {
+    if (auto r = only("POST")) return *r;
+    auto body = core::parse_json(req.body);
+    if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
+    for (const auto& [k, v] : body->items()) {
+      if (k != "standbys" && k != "k") return json_error(400, k + ": unknown field");
+    }
+    std::vector<std::string> names;
+    if (const auto it = body->find("standbys"); it != body->end()) {
+      if (!it->is_array()) return json_error(400, "standbys: must be a list of instance names");
+      for (const auto& n : *it) {
+        if (!n.is_string() || !all_of(n.get<std::string>(), 63, "-")) return json_error(400, "standbys: must be instance names");
+        names.push_back(n.get<std::string>());
+      }
+    }
+    int k = body->value("k", names.empty() ? 0 : 1);
+    if (!names.empty() && (k < 1 || k > static_cast<int>(names.size()))) {
+      return json_error(400, "k: must be 1.." + std::to_string(names.size()));
+    }
+    Config cfg;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cfg_.sync_standbys = names;
+      cfg_.sync_k = names.empty() ? 0 : k;
+      if (auto st = save_config(paths_, cfg_); !st) return reply(st);
+      cfg = cfg_;
+    }
+    std::lock_guard<std::mutex> lock(probe_mu_);
+    auto st = write_conf(paths_, cfg);
+    if (st && cfg.role == "primary") st = prober_.reload();
+    if (st) core::log_info("instance", "synchronous_standby_names = '" + sync_standby_names(cfg) + "'");
+    return reply(st);
   }
   if (path == "/v1/restart") {
     if (auto r = only("POST")) return *r;

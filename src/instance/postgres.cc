@@ -125,6 +125,13 @@ core::Status reclone(const Paths& paths, const Config& cfg, const std::atomic<bo
   return {};
 }
 
+std::string sync_standby_names(const Config& cfg) {
+  if (cfg.sync_standbys.empty() || cfg.sync_k <= 0) return "";
+  std::string list;
+  for (const auto& n : cfg.sync_standbys) list += (list.empty() ? "" : ", ") + ("\"" + n + "\"");
+  return "ANY " + std::to_string(std::min<int>(cfg.sync_k, static_cast<int>(cfg.sync_standbys.size()))) + " (" + list + ")";
+}
+
 core::Status write_conf(const Paths& paths, const Config& cfg) {
   std::string c = "# Managed by polarstack; rewritten on every start. Do not edit.\n";
   auto set = [&](const std::string& k, const std::string& v) { c += k + " = " + conf_quote(v) + "\n"; };
@@ -139,6 +146,7 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   set("max_wal_senders", "20");
   set("max_replication_slots", "20");
   set("cluster_name", cfg.name);
+  set("synchronous_standby_names", sync_standby_names(cfg));
   if (cfg.role == "replica") {
     set("primary_conninfo", "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" +
                                 kReplicationUser + " passfile=" + paths.pgpass() + " application_name=" + cfg.name);

@@ -25,6 +25,8 @@ core::Status bootstrap(const Paths& paths, const Config& cfg, const std::atomic<
 // manager's OS user may connect over the unix socket as the superuser by peer
 // authentication, everyone else needs a password (scram-sha-256), on 127.0.0.1 only.
 core::Status write_conf(const Paths& paths, const Config& cfg);
+// The synchronous_standby_names value for cfg: 'ANY k ("a", "b")', or "" (async).
+std::string sync_standby_names(const Config& cfg);
 
 // Makes the stopped <data> a replica of cfg's primary that can stream from it: pg_rewind
 // against the primary (a no-op when the histories did not diverge), then standby.signal.

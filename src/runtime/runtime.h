@@ -55,6 +55,7 @@ struct InstanceState {
   int64_t data_dir_bytes = 0;
   int restarts = 0;
   std::string version;
+  std::string sync_standby_names;  // primary: its synchronous_standby_names ("" = async)
   bool fenced = false;      // shut down and kept down until it follows a new primary
   std::string fenced_lsn;   // where its WAL ended
   std::string last_error;
@@ -83,6 +84,10 @@ class Runtime {
   // then left down for the CM to decide about (instance/manager.h).
   virtual core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name,
                                             std::chrono::milliseconds timeout, bool as_cm) = 0;
+  // Sync replication on the primary `on`: commits wait until k of `standbys` flushed them
+  // (synchronous_standby_names = ANY k (...)); an empty list: asynchronous.
+  virtual core::Status set_sync_standbys(const ClusterKey& c, const std::string& on,
+                                         const std::vector<std::string>& standbys, int k) = 0;
   // Restarts the instance's PostgreSQL in place.
   virtual core::Status restart(const ClusterKey& c, const std::string& name) = 0;
   // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and

@@ -308,6 +308,12 @@ core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name)
   return r ? core::Status{} : core::Status(std::unexpected(r.error()));
 }
 
+core::Status LocalRuntime::set_sync_standbys(const ClusterKey& c, const std::string& on,
+                                             const std::vector<std::string>& standbys, int k) {
+  auto r = call(c, on, "POST", "/v1/sync", 10, core::Json{{"standbys", standbys}, {"k", k}}.dump());
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+}
+
 core::Status LocalRuntime::ensure_cluster_manager(const ClusterKey& c) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string dir = cluster_dir(c) + "/cm";
@@ -372,6 +378,7 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.restarts = j->value("restarts", 0);
   s.version = j->value("version", "");
   s.fenced = j->value("fenced", false);
+  s.sync_standby_names = j->value("syncStandbyNames", "");
   s.fenced_lsn = j->value("fencedLsn", "");
   s.last_error = j->value("lastError", "");
   return s;

@@ -63,6 +63,8 @@ class LocalRuntime : public Runtime {
   core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name, std::chrono::milliseconds timeout,
                                     bool as_cm) override;
   core::Status restart(const ClusterKey& c, const std::string& name) override;
+  core::Status set_sync_standbys(const ClusterKey& c, const std::string& on, const std::vector<std::string>& standbys,
+                                 int k) override;
   core::Status ensure_cluster_manager(const ClusterKey& c) override;
   bool cluster_manager_running(const ClusterKey& c) override;
   core::Status remove_cluster_manager(const ClusterKey& c) override;
