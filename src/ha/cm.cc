@@ -20,7 +20,7 @@ namespace {
 constexpr auto kPolicyEvery = 2s;     // how often the spec is read again
 constexpr auto kFollowEvery = 5s;     // at most one follow request per instance this often
 constexpr auto kRestartEvery = 5s;    // at most one restart-in-place request this often
-constexpr auto kFenceGrace = 1000ms;  // a failed primary gets this long to shut down, then is killed
+constexpr auto kFenceGrace = 300ms;   // a failed primary gets this long to shut down, then is killed
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
