@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/failpoints.h"
 #include "core/files.h"
 #include "core/log.h"
 #include "core/lsn.h"
@@ -214,11 +215,13 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
                                          "); not promoting anyone until it is fenced");
     return;
   }
+  core::Failpoints::global().fire("after:cm-fence");
   // 2. Promote.
   if (auto st = rt_.promote(c_, chosen); !st) {
     report("Warning", "PromoteFailed", "cannot promote " + chosen + ": " + st.error().message + "; deciding again");
     return;
   }
+  core::Failpoints::global().fire("after:cm-promote");
   auto promoted = Clock::now();
   primary_ = chosen;
   // Sync mode: the new primary's commits wait for its replicas from the first one on.

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "workflow/failpoints.h"
+#include "core/failpoints.h"
 
 namespace polarstack::workflow {
 
@@ -95,7 +95,7 @@ core::Result<Engine::Progress> Engine::advance(Instance& inst) {
   }
   int attempt = inst.active()[idx].attempts;
   StepResult result;
-  if (Failpoints::global().fire("before:" + step.name) == Failpoints::Action::kFail) {
+  if (core::Failpoints::global().fire("before:" + step.name) == core::Failpoints::Action::kFail) {
     result = StepResult::retry("failpoint before:" + step.name);
   } else {
     try {
@@ -106,7 +106,7 @@ core::Result<Engine::Progress> Engine::advance(Instance& inst) {
       result = StepResult::retry("unknown exception");
     }
   }
-  Failpoints::global().fire("after:" + step.name);
+  core::Failpoints::global().fire("after:" + step.name);
 
   now = clock_.now();
   StepRecord& rec = inst.active()[idx];

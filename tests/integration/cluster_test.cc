@@ -13,6 +13,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <httplib.h>
@@ -285,7 +286,16 @@ TEST(ClusterTest, ServerKilledDuringCreateCompletesTheCluster) {
     int managers = 0, postmasters = 0;
     for (const auto& p : processes_mentioning(data)) {
       managers += p.find("polarstack-instance --dir") != std::string::npos ? 1 : 0;
-      postmasters += p.find("bin/postgres -D") != std::string::npos ? 1 : 0;
+      // A backend forked a moment ago still shows its postmaster's command line: count
+      // only postgres processes whose parent is not one.
+      if (p.find("bin/postgres -D") == std::string::npos) continue;
+      auto stat = core::read_file("/proc/" + p.substr(0, p.find(':')) + "/stat");
+      if (!stat) continue;
+      std::istringstream rest(stat->substr(stat->rfind(')') + 2));
+      std::string state, ppid;
+      rest >> state >> ppid;
+      auto parent = core::process_cmdline(std::atoi(ppid.c_str()));
+      postmasters += !parent.empty() && parent[0].find("bin/postgres") != std::string::npos ? 0 : 1;
     }
     EXPECT_EQ(managers, 3);
     EXPECT_EQ(postmasters, 3);
@@ -862,6 +872,38 @@ TEST(HaTest, SyncModeRepeatedFailoversLoseNoAcknowledgedCommit) {
   EXPECT_EQ(cm.state().value("failovers", 0), rounds);
   EXPECT_EQ(writable(c, ports), 1);
   std::printf("sync mode: %d failovers, %zu commits acknowledged, all present\n", rounds, acked.size());
+}
+
+// kill -9 of the Cluster Manager in the middle of a failover (after it fenced the old
+// primary; after it promoted the new one): the CM started again finishes the failover.
+TEST(HaTest, CmKilledMidFailoverFinishesIt) {
+  for (const char* point : {"after:cm-fence", "after:cm-promote"}) {
+    SCOPED_TRACE(point);
+    TempDir home;
+    auto env = kClusters;
+    env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
+    std::map<std::string, int> ports;
+    {
+      ServerProcess crashing(home.path(), env);
+      crashing.leave_databases_running();
+      Cluster c{crashing, "kc"};
+      ASSERT_EQ(crashing.polarctl({"apply", "-f", crashing.write("kc.yaml", cluster_yaml("kc", 1))}).exit_code, 0);
+      ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+      Cm cm(crashing, "kc");
+      ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.state().value("primary", "") == "kc-0"; }, 60s));
+      ports = ports_of(c);
+      pid_t first = cm.pid();
+      int pm = postmaster_of(c, ports["kc-0"]);
+      ASSERT_GT(pm, 0);
+      ASSERT_EQ(::kill(pm, SIGKILL), 0);
+      ASSERT_TRUE(wait_until([&] { return !core::process_alive(first); }, 60s)) << "the failpoint never fired";
+    }
+    ServerProcess server(home.path(), kClusters);  // starts a CM without the failpoint
+    Cluster c{server, "kc"};
+    EXPECT_TRUE(wait_until([&] { return c.ready(1, "kc-1"); }, 120s)) << c.get().dump(1);
+    EXPECT_EQ(role_of(c.instances(), "kc-0"), "replica");
+    EXPECT_EQ(writable(c, ports), 1);
+  }
 }
 
 // HA paused (spec.ha.enabled: false): no failover; the instance manager restarts the

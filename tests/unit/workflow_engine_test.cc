@@ -3,13 +3,14 @@
 
 #include "workflow/codec.h"
 #include "workflow/engine.h"
-#include "workflow/failpoints.h"
+#include "core/failpoints.h"
 #include "workflow/runner.h"
 
 namespace polarstack::workflow {
 namespace {
 
 using namespace std::chrono_literals;
+using core::Failpoints;
 
 class FakeClock : public Clock {
  public:

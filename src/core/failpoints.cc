@@ -1,4 +1,4 @@
-#include "workflow/failpoints.h"
+#include "core/failpoints.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 
 #include "core/log.h"
 
-namespace polarstack::workflow {
+namespace polarstack::core {
 
 Failpoints& Failpoints::global() {
   static Failpoints* fp = [] {
@@ -67,4 +67,4 @@ Failpoints::Action Failpoints::fire(const std::string& point) {
   return it->second.action;
 }
 
-}  // namespace polarstack::workflow
+}  // namespace polarstack::core

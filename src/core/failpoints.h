@@ -1,6 +1,7 @@
-// Test-only fault injection. Named points in the engine ("before:<step>" and
-// "after:<step>", where after means: the step ran, its result is not saved yet) take
-// an action when armed:
+// Test-only fault injection. Named points take an action when armed: in the workflow
+// engine "before:<step>" and "after:<step>" (after means: the step ran, its result is
+// not saved yet); in the Cluster Manager "after:cm-fence" and "after:cm-promote" (in the
+// middle of a failover).
 //
 //   crash      the process kills itself with SIGKILL (as kill -9 would)
 //   fail(N)    the step's next N attempts fail as transient errors (before: only)
@@ -16,7 +17,7 @@
 
 #include "core/error.h"
 
-namespace polarstack::workflow {
+namespace polarstack::core {
 
 class Failpoints {
  public:
@@ -38,4 +39,4 @@ class Failpoints {
   std::map<std::string, Armed> points_;
 };
 
-}  // namespace polarstack::workflow
+}  // namespace polarstack::core
