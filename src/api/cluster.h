@@ -179,6 +179,61 @@ struct Endpoints {
   }
 };
 
+struct HaCandidate {
+  static constexpr bool kSchemaStruct = true;
+  std::string name;
+  std::string receivedLsn;
+  std::string replayedLsn;
+  bool eligible = false;
+  std::string whyNot;
+  template <class V>
+  void fields(V& v) {
+    v.field("name", name, Rules("Replica").require());
+    v.field("receivedLsn", receivedLsn, Rules("WAL it had flushed"));
+    v.field("replayedLsn", replayedLsn, Rules("WAL it had replayed"));
+    v.field("eligible", eligible, Rules("Could be promoted"));
+    v.field("whyNot", whyNot, Rules("Why it could not"));
+  }
+};
+
+// One decision of the Cluster Manager.
+struct HaDecision {
+  static constexpr bool kSchemaStruct = true;
+  std::string time;
+  std::string action;  // None, Wait, Failover, Blocked
+  std::string reason;
+  std::string message;
+  std::string primary;
+  std::string chosen;
+  std::vector<HaCandidate> candidates;
+  int64_t detectedToPromotedMs = 0;
+  template <class V>
+  void fields(V& v) {
+    v.field("time", time, Rules("When it was decided").fmt("date-time"));
+    v.field("action", action, Rules("None, Wait, Failover or Blocked"));
+    v.field("reason", reason, Rules("PrimaryHealthy, PrimarySuspect, PrimaryFailed, HAPaused, NoCandidate, SyncNotProvable, ..."));
+    v.field("message", message, Rules("The decision in a sentence"));
+    v.field("primary", primary, Rules("The primary it was about"));
+    v.field("chosen", chosen, Rules("The replica promoted (Failover)"));
+    v.field("candidates", candidates, Rules("Every replica with its WAL position, best first"));
+    v.field("detectedToPromotedMs", detectedToPromotedMs, Rules("Failover: from the first failed probe to the promotion").at_least(0));
+  }
+};
+
+// What the Cluster Manager decided and did (written by it when the API is reachable).
+struct HaStatus {
+  static constexpr bool kSchemaStruct = true;
+  int32_t failovers = 0;
+  HaDecision lastDecision;
+  HaDecision lastFailover;
+  template <class V>
+  void fields(V& v) {
+    v.field("failovers", failovers, Rules("Failovers by the Cluster Manager so far").at_least(0));
+    v.field("lastDecision", lastDecision, Rules("Its latest decision (it changes only when the reason does)"));
+    v.field("lastFailover", lastFailover, Rules("The latest failover: candidates, chosen, reason, time to promotion"));
+  }
+};
+
 struct ClusterStatus {
   static constexpr bool kSchemaStruct = true;
   std::string phase;
@@ -190,6 +245,7 @@ struct ClusterStatus {
   std::vector<Condition> conditions;
   OperationRef operation;
   Endpoints endpoints;
+  HaStatus ha;
   template <class V>
   void fields(V& v) {
     v.field("phase", phase, Rules("Lifecycle phase")
@@ -203,6 +259,7 @@ struct ClusterStatus {
     v.field("conditions", conditions, Rules("Ready, Progressing, Degraded, Interrupted, ..."));
     v.field("operation", operation, Rules("The operation in progress"));
     v.field("endpoints", endpoints, Rules("Stable addresses"));
+    v.field("ha", ha, Rules("The Cluster Manager's last decision"));
   }
 };
 

@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/lsn.h"
+#include "core/time.h"
 
 namespace polarstack::ha {
 
@@ -54,6 +55,14 @@ void ClusterManager::report(const std::string& type, const std::string& reason, 
   else core::log_info("cm", reason + ": " + message);
   auto cluster = api_.get_cluster(c_.ns, c_.name);
   if (cluster) api_.record_event(*cluster, type, reason, message);  // best effort: the API may be down
+}
+
+void ClusterManager::publish(const char* which, const Json& decision) {
+  Json d = decision;
+  d.erase("oldPrimaryFencedAt");  // local detail (state.json)
+  d["time"] = core::rfc3339_now();
+  Json ha = {{"failovers", failovers_}, {which, d}};
+  api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"ha", ha}}}});  // best effort
 }
 
 void ClusterManager::save_state() {
@@ -165,14 +174,16 @@ void ClusterManager::tick() {
     }
     last_reason_ = d.reason;
     save_state();
+    publish("lastDecision", last_decision_);
   }
   if (d.action == Action::kFailover) {
     failover(d, *all, primary_failed_since_);
     return;
   }
-  // No one to fail over to: the primary's own PostgreSQL is the way back.
-  if (!paused && d.reason == "NoCandidate" && states[primary_].reachable && now - last_restart_ask_ > kRestartEvery &&
-      states[primary_].state == "PrimaryDown") {
+  // No one to fail over to (or none proven complete): the primary's own PostgreSQL is the
+  // way back, and it holds every commit it acknowledged.
+  if (!paused && (d.reason == "NoCandidate" || d.reason == "SyncNotProvable") && states[primary_].reachable &&
+      now - last_restart_ask_ > kRestartEvery && states[primary_].state == "PrimaryDown") {
     last_restart_ask_ = now;
     report("Warning", "RestartInPlace", "no replica can take over from " + primary_ + ": restarting its PostgreSQL in place");
     rt_.restart(c_, primary_);
@@ -245,7 +256,23 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
     }
     health_[i.name].last_follow = Clock::now();
   }
-  api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}}}});
+  // Status says so at once, consistently (the operator's next observation fills in the
+  // rest): the endpoints route by it.
+  if (auto cl = api_.get_cluster(c_.ns, c_.name)) {
+    const Json* listed = core::find_path(*cl, "status.instances");
+    Json instances = listed && listed->is_array() ? *listed : Json::array();
+    for (auto& i : instances) {
+      if (i.value("name", "") == chosen) {
+        i["role"] = "primary";
+        i["ready"] = true;
+      } else if (i.value("name", "") == old) {
+        i["role"] = "unknown";
+        i["ready"] = false;
+      }
+    }
+    api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}, {"instances", instances}}}});
+  }
+  publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
                                      " ms after the failure was first seen. Candidates: " + candidates_text(d));
 }

@@ -50,6 +50,8 @@ class ClusterManager {
   void rejoin(const std::vector<runtime::InstanceInfo>& all, const std::map<std::string, runtime::InstanceState>& states);
   void report(const std::string& type, const std::string& reason, const std::string& message);
   void save_state();
+  // status.ha.lastDecision or .lastFailover (best effort: the API may be down).
+  void publish(const char* which, const core::Json& decision);
   // Sync mode: every other instance in synchronous_standby_names = ANY k (...) on `primary`.
   void apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all);
 

@@ -758,6 +758,14 @@ TEST(HaTest, KilledPrimaryPostmasterFailsOverAndTheOldPrimaryRejoins) {
   Json st = cm.state();
   EXPECT_EQ(st.value("failovers", 0), 1);
   EXPECT_EQ(core::string_at(st, "lastFailover.chosen"), promoted);
+  // The same, for everyone, in status: what was decided, from which candidates, how fast.
+  Json ha = c.get()["status"].value("ha", Json::object());
+  EXPECT_EQ(core::string_at(ha, "lastFailover.chosen"), promoted) << ha.dump(1);
+  EXPECT_EQ(core::string_at(ha, "lastFailover.primary"), "fa-0");
+  EXPECT_EQ(core::string_at(ha, "lastFailover.reason"), "PrimaryFailed");
+  EXPECT_EQ(ha["lastFailover"].value("candidates", Json::array()).size(), 2u) << ha.dump(1);
+  EXPECT_GT(ha["lastFailover"].value("detectedToPromotedMs", int64_t{0}), 0);
+  EXPECT_EQ(ha.value("failovers", 0), 1);
   writer.stop();
   std::printf("failover: %s promoted %lld ms after the failure was seen; %d writes failed meanwhile\n", promoted.c_str(),
               static_cast<long long>(st.value("lastFailover", Json::object()).value("detectedToPromotedMs", int64_t{-1})),
