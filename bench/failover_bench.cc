@@ -29,10 +29,22 @@ ps::core::Json cluster(const ServerProcess& s) {
   auto c = s.client()->get(ps::kube::clusters_ref(), "default", "fo");
   return c ? *c : ps::core::Json();
 }
+// Running with `primary` (any, if empty) as the one primary and every instance ready, all
+// read from one status.
 bool settled(const ServerProcess& s, const std::string& primary) {
   auto c = cluster(s);
   if (ps::core::string_at(c, "status.phase") != "Running") return false;
-  return primary.empty() || ps::core::string_at(c, "status.currentPrimary") == primary;
+  if (!primary.empty() && ps::core::string_at(c, "status.currentPrimary") != primary) return false;
+  const auto* is = ps::core::find_path(c, "status.instances");
+  if (!is || !is->is_array() || is->empty()) return false;
+  int primaries = 0;
+  for (const auto& i : *is) {
+    if (!i.value("ready", false)) return false;
+    std::string role = i.value("role", "");
+    if (role == "primary") ++primaries;
+    else if (role != "replica") return false;
+  }
+  return primaries == 1;
 }
 
 struct Ack {
