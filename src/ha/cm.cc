@@ -182,8 +182,13 @@ void ClusterManager::tick() {
   }
   // No one to fail over to (or none proven complete): the primary's own PostgreSQL is the
   // way back, and it holds every commit it acknowledged.
-  if (!paused && (d.reason == "NoCandidate" || d.reason == "SyncNotProvable") && states[primary_].reachable &&
-      now - last_restart_ask_ > kRestartEvery && states[primary_].state == "PrimaryDown") {
+  // A quorum that is short only for a moment (a standby still rejoining) is waited for
+  // during failureTimeoutMs before the primary is restarted in place instead.
+  bool give_up = d.reason == "NoCandidate" ||
+                 (d.reason == "SyncNotProvable" && primary_failed_since_ != Clock::time_point{} &&
+                  now - primary_failed_since_ >= policy_.timeout_threshold);
+  if (!paused && give_up && states[primary_].reachable && now - last_restart_ask_ > kRestartEvery &&
+      states[primary_].state == "PrimaryDown") {
     last_restart_ask_ = now;
     report("Warning", "RestartInPlace", "no replica can take over from " + primary_ + ": restarting its PostgreSQL in place");
     rt_.restart(c_, primary_);
