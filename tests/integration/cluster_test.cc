@@ -139,6 +139,14 @@ std::string role_of(const Json& instances, const std::string& name) {
   return "";
 }
 
+// Stops every database, proxy and Cluster Manager started from `home` when it goes out of
+// scope, whatever the test did: the kill -9 tests leave databases running on purpose for
+// the next server, and an assertion failing in between must not leak them.
+struct StopAllOnExit {
+  std::string home;
+  ~StopAllOnExit() { run({polarstack_bin(), "stop", "--all", "--home", home}); }
+};
+
 bool empty_dir(const std::string& dir) {
   std::error_code ec;
   return !std::filesystem::exists(dir) || std::filesystem::is_empty(dir, ec);
@@ -267,6 +275,7 @@ TEST(ClusterTest, ServerKilledDuringCreateCompletesTheCluster) {
   for (const char* point : {"after:primary", "after:wait-primary", "before:readers", "after:readers"}) {
     SCOPED_TRACE(point);
     TempDir home;
+    StopAllOnExit stop_all{home.path()};
     auto env = kClusters;
     env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
     {
@@ -308,6 +317,7 @@ TEST(ClusterTest, ServerKilledDuringSwitchoverFinishesIt) {
   for (const char* point : {"after:fence-primary", "after:promote"}) {
     SCOPED_TRACE(point);
     TempDir home;
+    StopAllOnExit stop_all{home.path()};
     auto env = kClusters;
     env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
     {
@@ -803,6 +813,7 @@ TEST(HaTest, HungPrimaryIsFailedOverAfterTheTimeout) {
 // its own; once the server is back, status catches up and the endpoint follows.
 TEST(HaTest, FailoverWithTheControlPlaneDown) {
   TempDir home;
+  StopAllOnExit stop_all{home.path()};
   int rw = 0;
   std::map<std::string, int> ports;
   {
@@ -888,6 +899,7 @@ TEST(HaTest, CmKilledMidFailoverFinishesIt) {
   for (const char* point : {"after:cm-fence", "after:cm-promote"}) {
     SCOPED_TRACE(point);
     TempDir home;
+    StopAllOnExit stop_all{home.path()};
     auto env = kClusters;
     env["POLARSTACK_FAILPOINTS"] = std::string(point) + "=crash";
     std::map<std::string, int> ports;

@@ -141,7 +141,8 @@ TEST_F(OperationsTest, BadRequestsAreRejectedAndChangeNothing) {
       {[&] { return client_->create(ops(), "default", op("x3", "RestartInstance", {{"instance", "demo-9"}})); },
        "spec.instance", "has no instance \"demo-9\" (instances: demo-0)"},
       {[&] { return client_->patch(ops(), "default", "running", {{"spec", {{"resume", true}}}}); }, "spec.resume",
-       "only an Interrupted or Failed operation can be resumed; running is Waiting"},
+       // its waiting step is looked at again every 100 ms: Waiting or, for that moment, Running
+       "only an Interrupted or Failed operation can be resumed; running is "},
       {[&] { return client_->patch(ops(), "default", "running", {{"spec", {{"clusterRef", "other"}}}}); },
        "spec.clusterRef", "is immutable"},
   };
