@@ -319,13 +319,18 @@ core::Status LocalRuntime::ensure_cluster_manager(const ClusterKey& c) {
   std::string dir = cluster_dir(c) + "/cm";
   if (auto st = core::ensure_dir(dir, 0700); !st) return st;
   Json cfg = {{"namespace", c.ns}, {"cluster", c.name}, {"kubeconfig", opts_.kubeconfig}, {"runtime", options_json(opts_)}};
-  auto cur = core::read_file(dir + "/cm.json");
-  if (!cur || *cur != cfg.dump(1) + "\n") {
-    if (auto st = core::write_file_atomic(dir + "/cm.json", cfg.dump(1) + "\n"); !st) return st;
-    stop_daemon(dir + "/cm.pid", "cm", dir, std::chrono::seconds(5));
+  return ensure_configured_daemon(dir, "cm", cfg);
+}
+
+core::Status LocalRuntime::ensure_configured_daemon(const std::string& dir, const std::string& sub, const Json& cfg) {
+  std::string text = cfg.dump(1) + "\n", pid_file = dir + "/" + sub + ".pid";
+  auto cur = core::read_file(dir + "/" + sub + ".json");
+  if (!cur || *cur != text) {  // a new configuration: the running one (if any) makes way
+    if (auto st = core::write_file_atomic(dir + "/" + sub + ".json", text); !st) return st;
+    stop_daemon(pid_file, sub, dir, std::chrono::seconds(5));
   }
-  if (daemon_pid(dir + "/cm.pid", "cm", dir) > 0) return {};
-  return start_daemon(dir, {"cm", "--dir", dir}, false, dir + "/cm.log");
+  if (daemon_pid(pid_file, sub, dir) > 0) return {};
+  return start_daemon(dir, {sub, "--dir", dir}, false, dir + "/" + sub + ".log");
 }
 
 bool LocalRuntime::cluster_manager_running(const ClusterKey& c) {
@@ -469,15 +474,7 @@ core::Result<EndpointsInfo> LocalRuntime::ensure_endpoints(const ClusterKey& c, 
   if (!ro_port) return std::unexpected(ro_port.error());
   Json cfg = {{"namespace", c.ns}, {"cluster", c.name}, {"readWritePort", *rw_port}, {"readOnlyPort", *ro_port},
               {"kubeconfig", opts_.kubeconfig}, {"mode", opts_.endpoint_mode}};
-  auto cur = core::read_file(dir + "/proxy.json");
-  bool changed = !cur || *cur != cfg.dump(1) + "\n";
-  if (changed) {
-    if (auto st = core::write_file_atomic(dir + "/proxy.json", cfg.dump(1) + "\n"); !st) return std::unexpected(st.error());
-    stop_daemon(dir + "/proxy.pid", "proxy", dir, std::chrono::seconds(5));
-  }
-  if (daemon_pid(dir + "/proxy.pid", "proxy", dir) <= 0) {
-    if (auto st = start_daemon(dir, {"proxy", "--dir", dir}, false, dir + "/proxy.log"); !st) return std::unexpected(st.error());
-  }
+  if (auto st = ensure_configured_daemon(dir, "proxy", cfg); !st) return std::unexpected(st.error());
   return EndpointsInfo{*rw_port, *ro_port, true};
 }
 

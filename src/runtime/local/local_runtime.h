@@ -92,6 +92,9 @@ class LocalRuntime : public Runtime {
   core::Status start_daemon(const std::string& dir, const std::vector<std::string>& args, bool as_postgres,
                             const std::string& log);
   core::Status prepare_dir(const std::string& dir, bool for_postgres);
+  // A per-cluster daemon (`polarstack <sub> --dir <dir>`, config <dir>/<sub>.json):
+  // restarted when its config changes, started when it is not running.
+  core::Status ensure_configured_daemon(const std::string& dir, const std::string& sub, const core::Json& cfg);
   core::Result<std::string> call(const ClusterKey& c, const std::string& name, const std::string& method,
                                  const std::string& path, int timeout_s = 5, const std::string& body = "");
   core::Result<std::string> call_ms(const ClusterKey& c, const std::string& name, const std::string& method,

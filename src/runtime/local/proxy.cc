@@ -194,7 +194,7 @@ int run_proxy(const std::string& dir) {
         continue;
       }
       kube::Client client(*kc);
-      std::atomic<bool> again{false};
+      std::atomic<bool> again{false};  // ends this watch (the process exits on SIGTERM anyway)
       h.on_error = [&](const core::Error& e) {
         core::log_warn("proxy", "watch: " + e.message);
         if (core::read_file(kubeconfig).value_or("") != loaded) {
@@ -202,15 +202,7 @@ int run_proxy(const std::string& dir) {
           again = true;
         }
       };
-      std::atomic<bool> inner{false};
-      std::thread relay_stop([&] {
-        while (!stop.load() && !again.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        inner = true;
-      });
-      kube::watch_with_relist(client, kube::clusters_ref(), ns, {"", "metadata.name=" + name}, h, inner);
-      inner = true;
-      again = true;
-      relay_stop.join();
+      kube::watch_with_relist(client, kube::clusters_ref(), ns, {"", "metadata.name=" + name}, h, again);
     }
   });
   std::thread(serve, rw, true).detach();
