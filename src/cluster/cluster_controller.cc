@@ -123,14 +123,13 @@ Json ClusterController::observed_status(const Json& cluster) {
     if (v && primary_lsn > *v) instances[idx]["lagBytes"] = static_cast<int64_t>(primary_lsn - *v);
   }
   // Every created cluster has its Cluster Manager (it reads spec.ha itself).
-  if (!deleting && core::find_path(cluster, "status.observedGeneration") && !rt_.cluster_manager_running(c)) {
-    const Json* og0 = core::find_path(cluster, "status.observedGeneration");
-    if (og0->is_number_integer() && og0->get<int64_t>() > 0) {
-      auto st = rt_.ensure_cluster_manager(c);
-      api_.record_event(cluster, st ? "Normal" : "Warning", "ClusterManagerStarted",
-                        st ? "the Cluster Manager was not running; started it"
-                           : "the Cluster Manager is not running and cannot be started: " + st.error().message);
-    }
+  const Json* og = core::find_path(cluster, "status.observedGeneration");
+  bool created = og && og->is_number_integer() && og->get<int64_t>() > 0;
+  if (!deleting && created && !rt_.cluster_manager_running(c)) {
+    auto st = rt_.ensure_cluster_manager(c);
+    api_.record_event(cluster, st ? "Normal" : "Warning", "ClusterManagerStarted",
+                      st ? "the Cluster Manager was not running; started it"
+                         : "the Cluster Manager is not running and cannot be started: " + st.error().message);
   }
   // A proxy that died (kill -9, OOM) is started again on the ports in status.
   if (!deleting) {
@@ -151,8 +150,6 @@ Json ClusterController::observed_status(const Json& cluster) {
   }
   const Json* r = core::find_path(cluster, "spec.readers");
   int want = 1 + (r && r->is_number_integer() ? r->get<int>() : 0);
-  const Json* og = core::find_path(cluster, "status.observedGeneration");
-  bool created = og && og->is_number_integer() && og->get<int64_t>() > 0;
   const Json* gen = core::find_path(cluster, "metadata.generation");
   bool observed = created && gen && gen->is_number_integer() && og->get<int64_t>() >= gen->get<int64_t>();
   std::string op = core::string_at(cluster, "status.operation.name");

@@ -377,40 +377,42 @@ StepResult promote_target(Deps& d, const StepInput& in) {
   return StepResult::done({{"writeUnavailableMs", std::to_string(took)}});
 }
 
+// The instances other than `target` that are not (yet) replicas streaming from it;
+// `ready_too`: also those not ready.
+core::Result<std::vector<std::string>> not_following(Deps& d, const runtime::ClusterKey& c, const std::string& target,
+                                                     bool ready_too) {
+  auto all = d.rt.list_instances(c);
+  if (!all) return std::unexpected(all.error());
+  int target_port = 0;
+  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
+  std::vector<std::string> out;
+  for (const auto& i : *all) {
+    if (i.name == target) continue;
+    auto s = d.rt.instance_state(c, i.name);
+    bool there = s && !s->fenced && s->role == "replica" && s->sender_port == target_port && (!ready_too || s->ready);
+    if (!there) out.push_back(i.name);
+  }
+  return out;
+}
+
 StepResult repoint(Deps& d, const StepInput& in) {
   if (noop(in)) return StepResult::done();
   auto c = key_of(in);
   std::string target = ctx(in, "target");
-  auto all = d.rt.list_instances(c);
-  if (!all) return StepResult::retry(all.error().message);
-  int target_port = 0;
-  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
-  for (const auto& i : *all) {
-    if (i.name == target) continue;
-    auto s = d.rt.instance_state(c, i.name);
-    if (s && !s->fenced && s->role == "replica" && s->sender_port == target_port) continue;  // already there
-    if (auto st = d.rt.follow(c, i.name, target); !st) return StepResult::retry(i.name + " -> " + target + ": " + st.error().message);
+  auto names = not_following(d, c, target, false);
+  if (!names) return StepResult::retry(names.error().message);
+  for (const auto& n : *names) {
+    if (auto st = d.rt.follow(c, n, target); !st) return StepResult::retry(n + " -> " + target + ": " + st.error().message);
   }
   return StepResult::done();
 }
 
 StepResult wait_repointed(Deps& d, const StepInput& in) {
   if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string target = ctx(in, "target");
-  auto all = d.rt.list_instances(c);
-  if (!all) return StepResult::retry(all.error().message);
-  int target_port = 0;
-  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
-  std::vector<std::string> names;
-  for (const auto& i : *all) {
-    if (i.name == target) continue;
-    auto s = d.rt.instance_state(c, i.name);
-    if (s && s->ready && s->role == "replica" && s->sender_port == target_port) continue;
-    names.push_back(i.name);
-  }
-  if (names.empty()) return StepResult::done();
-  return wait_ready(d, in, names);  // reports, times out and interrupts like every wait
+  auto names = not_following(d, key_of(in), ctx(in, "target"), true);
+  if (!names) return StepResult::retry(names.error().message);
+  if (names->empty()) return StepResult::done();
+  return wait_ready(d, in, *names);  // reports, times out and interrupts like every wait
 }
 
 StepResult drop_stale_slots(Deps& d, const StepInput& in) {
