@@ -18,83 +18,11 @@
 #include "core/log.h"
 #include "core/process.h"
 #include "core/time.h"
-#include "instance/http.h"
-#include "instance/postgres.h"
+#include "instance/manager_internal.h"
 
 namespace polarstack::instance {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-constexpr int kMaxQuickCrashes = 10;
-constexpr auto kStableAfter = 60s;
-constexpr auto kCmActive = 5s;         // a CM probe this recent means a CM acts for the cluster
-constexpr auto kPrimaryDownMax = 30s;  // a down primary waits at most this long for the CM
-
-class Manager {
- public:
-  Manager(Paths paths, Config cfg, std::string token)
-      : paths_(std::move(paths)), cfg_(cfg), token_(std::move(token)), prober_(paths_, cfg) {}
-
-  int run();
-
- private:
-  bool serve();
-  void supervise();
-  void on_postmaster_exit(int status);
-  void start();
-  void stop_postmaster(std::chrono::milliseconds grace = std::chrono::seconds(60));
-  void follow(const Config& next);
-  void rewind_and_start(const Config& next);
-  bool check_follow();
-  core::Result<std::string> fence(std::chrono::milliseconds grace);
-  bool wait_signal(std::chrono::milliseconds timeout);
-  core::Json status();
-  void set_state(const std::string& s, const std::string& error = "") {
-    std::lock_guard<std::mutex> lock(mu_);
-    state_ = s;
-    if (!error.empty()) last_error_ = error;
-  }
-
-  Paths paths_;
-  Config cfg_;
-  std::string token_;
-  HttpResponse handle(const HttpRequest& req);
-  HttpServer http_{[this](const HttpRequest& req) { return handle(req); }};
-  std::thread http_thread_;
-  sigset_t sigs_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> restart_requested_{false};
-  // POST /v1/fence: the HTTP thread asks, the supervision thread (which owns the
-  // postmaster) does it and answers.
-  std::mutex fence_mu_;
-  std::condition_variable fence_cv_;
-  bool fence_requested_ = false;
-  std::chrono::milliseconds fence_grace_{60000};
-  std::optional<core::Result<std::string>> fence_result_;
-
-  std::mutex mu_;  // guards the fields below
-  std::string state_ = "Starting";
-  std::string last_error_;
-  pid_t pm_ = -1;
-  bool pm_child_ = false;
-  int restarts_ = 0;
-  int quick_crashes_ = 0;
-  bool role_ready_ = false;
-  Clock::time_point started_at_{}, next_start_{};
-  std::optional<Config> follow_;               // requested: become a replica of this primary
-  std::optional<Clock::time_point> follow_by_; // a reloaded replica must stream from it by then
-  Clock::time_point follow_retry_at_{};        // after a failed rewind and re-clone
-  // The Cluster Manager probes with "X-Polarstack-Cm: active" while it acts for the
-  // cluster. While it does, a primary whose postmaster dies is left down for it to
-  // decide (fail over, or restart in place); without it the manager restarts it itself.
-  Clock::time_point last_cm_contact_{};
-  int64_t data_bytes_ = 0;
-  Clock::time_point data_bytes_at_{};
-
-  std::mutex probe_mu_;  // guards prober_
-  Prober prober_;
-};
+namespace detail {
 
 bool Manager::wait_signal(std::chrono::milliseconds timeout) {
   struct timespec ts {
@@ -162,219 +90,6 @@ core::Json Manager::status() {
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
-namespace {
-HttpResponse json_error(int status, const std::string& msg) { return {status, core::Json{{"error", msg}}.dump()}; }
-HttpResponse reply(const core::Status& st) {
-  if (st) return {200, R"({"ok":true})"};
-  return json_error(st.error().code == core::Code::kConflict ? 409 : 500, st.error().message);
-}
-bool all_of(const std::string& s, size_t max, const char* extra) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || std::strchr(extra, c) != nullptr;
-    if (!ok) return false;
-  }
-  return true;
-}
-bool valid_slot(const std::string& s) { return all_of(s, 63, "_"); }
-bool valid_host(const std::string& s) {
-  std::string lower = s;
-  for (auto& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return all_of(lower, 253, ".:-");
-}
-}  // namespace
-
-HttpResponse Manager::handle(const HttpRequest& req) {
-  if (!constant_time_equal(req.header("authorization"), "Bearer " + token_)) {
-    return json_error(401, "missing or wrong bearer token");
-  }
-  const std::string& m = req.method;
-  const std::string& path = req.path;
-  auto only = [&](const char* method) { return m == method ? std::optional<HttpResponse>() : json_error(405, "use " + std::string(method)); };
-  if (path == "/v1/status") {
-    if (auto r = only("GET")) return *r;
-    if (req.header("x-polarstack-cm") == "active") {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_cm_contact_ = Clock::now();
-    }
-    return {200, status().dump()};
-  }
-  // Slot names are checked here: anything else is a 404.
-  const std::string slots = "/v1/slots/";
-  if (path.rfind(slots, 0) == 0) {
-    std::string slot = path.substr(slots.size());
-    if (!valid_slot(slot)) return json_error(404, "no such resource");
-    if (m != "PUT" && m != "DELETE") return json_error(405, "use PUT or DELETE");
-    std::lock_guard<std::mutex> lock(probe_mu_);
-    return reply(m == "PUT" ? prober_.ensure_slot(slot) : prober_.drop_slot(slot));
-  }
-  if (path == "/v1/reload") {
-    if (auto r = only("POST")) return *r;
-    Config cfg;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cfg = cfg_;
-    }
-    std::lock_guard<std::mutex> lock(probe_mu_);
-    auto st = write_conf(paths_, cfg);
-    return reply(st ? prober_.reload() : st);
-  }
-  if (path == "/v1/fence") {
-    if (auto r = only("POST")) return *r;
-    // {"graceMs": N}: how long the fast shutdown may take before the group is killed
-    // (default 60 s; the Cluster Manager, fencing a failed primary, gives it little).
-    std::chrono::milliseconds grace = 60s;
-    if (!req.body.empty()) {
-      auto body = core::parse_json(req.body);
-      if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
-      for (const auto& [k, v] : body->items()) {
-        if (k != "graceMs") return json_error(400, k + ": unknown field");
-        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 600000) {
-          return json_error(400, "graceMs: must be an integer 0..600000");
-        }
-        grace = std::chrono::milliseconds(v.get<int64_t>());
-      }
-    }
-    std::unique_lock<std::mutex> lock(fence_mu_);
-    fence_requested_ = true;
-    fence_grace_ = grace;
-    fence_result_.reset();
-    ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop
-    if (!fence_cv_.wait_for(lock, grace + 30s, [&] { return fence_result_.has_value(); })) {
-      return json_error(503, "fencing did not finish in time");
-    }
-    auto res = *fence_result_;
-    if (!res) return reply(std::unexpected(res.error()));
-    return {200, core::Json{{"ok", true}, {"fencedLsn", *res}}.dump()};
-  }
-  auto fenced = [&] {
-    std::lock_guard<std::mutex> lock(mu_);
-    return cfg_.fenced;
-  };
-  // Undoes a fence (a cancelled switchover): PostgreSQL starts again in its configured
-  // role. The caller makes sure nobody else was promoted meanwhile.
-  if (path == "/v1/unfence") {
-    if (auto r = only("POST")) return *r;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cfg_.fenced) {
-      cfg_.fenced = false;
-      cfg_.fenced_lsn.clear();
-      if (auto st = save_config(paths_, cfg_); !st) return reply(st);
-      state_ = "Starting";
-      next_start_ = Clock::now();
-      core::log_info("instance", "unfenced: starting PostgreSQL again as " + cfg_.role);
-    }
-    return reply({});
-  }
-  if (path == "/v1/promote") {
-    if (auto r = only("POST")) return *r;
-    if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
-    core::Status st;
-    {
-      std::lock_guard<std::mutex> lock(probe_mu_);
-      st = prober_.promote();
-    }
-    if (st) {
-      // Remembered, so a restart does not bring it back as a replica of its old primary.
-      std::lock_guard<std::mutex> lock(mu_);
-      cfg_.role = "primary";
-      follow_.reset();
-      follow_by_.reset();
-      st = save_config(paths_, cfg_);
-      if (st) st = write_conf(paths_, cfg_);
-      core::log_info("instance", "promoted to primary");
-    }
-    return reply(st);
-  }
-  // Become a replica of another primary: a replica reloads its primary_conninfo; a primary
-  // (demote) or a replica that cannot follow is stopped, rewound with pg_rewind against the
-  // new primary (re-cloned if that fails) and started as a replica. Asynchronous: the
-  // status shows state Following/Rewinding/Recloning and then the new sender.
-  if (path == "/v1/follow") {
-    if (auto r = only("POST")) return *r;
-    auto body = core::parse_json(req.body);
-    if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
-    const core::Json& b = *body;
-    for (const auto& [k, v] : b.items()) {
-      if (k != "primaryHost" && k != "primaryPort" && k != "slot") return json_error(400, k + ": unknown field");
-    }
-    std::string host = b.contains("primaryHost") && b["primaryHost"].is_string() ? b["primaryHost"].get<std::string>() : "127.0.0.1";
-    if (!valid_host(host)) return json_error(400, "primaryHost: must be a host name or address");
-    if (!b.contains("primaryPort") || !b["primaryPort"].is_number_integer()) return json_error(400, "primaryPort: required integer");
-    int port = b["primaryPort"].get<int>();
-    if (port < 1 || port > 65535) return json_error(400, "primaryPort: must be 1..65535");
-    std::string slot = b.contains("slot") && b["slot"].is_string() ? b["slot"].get<std::string>() : "";
-    if (!valid_slot(slot)) return json_error(400, "slot: required, [a-z0-9_]{1,63}");
-    if (port == cfg_.port && (host == "127.0.0.1" || host == "localhost")) return json_error(400, "primaryPort: that is this instance");
-    std::lock_guard<std::mutex> lock(mu_);
-    Config next = cfg_;
-    next.role = "replica";
-    next.primary_host = host;
-    next.primary_port = port;
-    next.slot = slot;
-    next.fenced = false;  // a fenced instance comes back only as a replica
-    next.fenced_lsn.clear();
-    follow_ = next;
-    core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
-    return reply({});
-  }
-  // {"standbys": ["c-1", "c-2"], "k": 1}: commits wait for k of them (synchronous_standby_names
-  // = ANY k (...)); an empty list makes replication asynchronous again. Reloaded at once.
-  if (path == "/v1/sync") {
-    if (auto r = only("POST")) return *r;
-    auto body = core::parse_json(req.body);
-    if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
-    for (const auto& [k, v] : body->items()) {
-      if (k != "standbys" && k != "k") return json_error(400, k + ": unknown field");
-    }
-    std::vector<std::string> names;
-    if (const auto it = body->find("standbys"); it != body->end()) {
-      if (!it->is_array()) return json_error(400, "standbys: must be a list of instance names");
-      for (const auto& n : *it) {
-        if (!n.is_string() || !all_of(n.get<std::string>(), 63, "-")) return json_error(400, "standbys: must be instance names");
-        names.push_back(n.get<std::string>());
-      }
-    }
-    int k = body->value("k", names.empty() ? 0 : 1);
-    if (!names.empty() && (k < 1 || k > static_cast<int>(names.size()))) {
-      return json_error(400, "k: must be 1.." + std::to_string(names.size()));
-    }
-    Config cfg;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cfg_.sync_standbys = names;
-      cfg_.sync_k = names.empty() ? 0 : k;
-      if (auto st = save_config(paths_, cfg_); !st) return reply(st);
-      cfg = cfg_;
-    }
-    std::lock_guard<std::mutex> lock(probe_mu_);
-    auto st = write_conf(paths_, cfg);
-    if (st && cfg.role == "primary") st = prober_.reload();
-    if (st) core::log_info("instance", "synchronous_standby_names = '" + sync_standby_names(cfg) + "'");
-    return reply(st);
-  }
-  if (path == "/v1/restart") {
-    if (auto r = only("POST")) return *r;
-    if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
-    restart_requested_ = true;
-    return reply({});
-  }
-  if (path == "/v1/stop") {
-    if (auto r = only("POST")) return *r;
-    ::kill(::getpid(), SIGTERM);  // picked up by the supervision loop's sigtimedwait
-    return reply({});
-  }
-  return json_error(404, "no such resource");
-}
-
-bool Manager::serve() {
-  if (auto st = http_.listen(cfg_.api_port); !st) {
-    core::log_error("instance", st.error().message);
-    return false;
-  }
-  http_thread_ = std::thread([this] { http_.serve(); });
-  return true;
-}
 
 void Manager::start() {
   Config cfg;
@@ -699,7 +414,7 @@ int Manager::run() {
   ::unlink(paths_.pid().c_str());
   return 0;
 }
-}  // namespace
+}  // namespace detail
 
 int run_manager(const std::string& dir) {
   Paths paths{dir};
@@ -713,7 +428,7 @@ int run_manager(const std::string& dir) {
     core::log_error("instance", "cannot read the API token " + paths.token());
     return 2;
   }
-  Manager m(paths, *cfg, *token);
+  detail::Manager m(paths, *cfg, *token);
   return m.run();
 }
 

@@ -1,0 +1,94 @@
+// The instance manager's internals, shared by manager.cc (supervision: the postmaster,
+// fencing, following) and api.cc (the instance API over instance/http.h).
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/json.h"
+#include "instance/config.h"
+#include "instance/http.h"
+#include "instance/postgres.h"
+
+namespace polarstack::instance::detail {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+constexpr int kMaxQuickCrashes = 10;
+constexpr auto kStableAfter = 60s;
+constexpr auto kCmActive = 5s;         // a CM probe this recent means a CM acts for the cluster
+constexpr auto kPrimaryDownMax = 30s;  // a down primary waits at most this long for the CM
+
+class Manager {
+ public:
+  Manager(Paths paths, Config cfg, std::string token)
+      : paths_(std::move(paths)), cfg_(cfg), token_(std::move(token)), prober_(paths_, cfg) {}
+
+  int run();
+
+ private:
+  bool serve();
+  void supervise();
+  void on_postmaster_exit(int status);
+  void start();
+  void stop_postmaster(std::chrono::milliseconds grace = std::chrono::seconds(60));
+  void follow(const Config& next);
+  void rewind_and_start(const Config& next);
+  bool check_follow();
+  core::Result<std::string> fence(std::chrono::milliseconds grace);
+  bool wait_signal(std::chrono::milliseconds timeout);
+  core::Json status();
+  void set_state(const std::string& s, const std::string& error = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = s;
+    if (!error.empty()) last_error_ = error;
+  }
+
+  Paths paths_;
+  Config cfg_;
+  std::string token_;
+  HttpResponse handle(const HttpRequest& req);
+  HttpServer http_{[this](const HttpRequest& req) { return handle(req); }};
+  std::thread http_thread_;
+  sigset_t sigs_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> restart_requested_{false};
+  // POST /v1/fence: the HTTP thread asks, the supervision thread (which owns the
+  // postmaster) does it and answers.
+  std::mutex fence_mu_;
+  std::condition_variable fence_cv_;
+  bool fence_requested_ = false;
+  std::chrono::milliseconds fence_grace_{60000};
+  std::optional<core::Result<std::string>> fence_result_;
+
+  std::mutex mu_;  // guards the fields below
+  std::string state_ = "Starting";
+  std::string last_error_;
+  pid_t pm_ = -1;
+  bool pm_child_ = false;
+  int restarts_ = 0;
+  int quick_crashes_ = 0;
+  bool role_ready_ = false;
+  Clock::time_point started_at_{}, next_start_{};
+  std::optional<Config> follow_;               // requested: become a replica of this primary
+  std::optional<Clock::time_point> follow_by_; // a reloaded replica must stream from it by then
+  Clock::time_point follow_retry_at_{};        // after a failed rewind and re-clone
+  // The Cluster Manager probes with "X-Polarstack-Cm: active" while it acts for the
+  // cluster. While it does, a primary whose postmaster dies is left down for it to
+  // decide (fail over, or restart in place); without it the manager restarts it itself.
+  Clock::time_point last_cm_contact_{};
+  int64_t data_bytes_ = 0;
+  Clock::time_point data_bytes_at_{};
+
+  std::mutex probe_mu_;  // guards prober_
+  Prober prober_;
+};
+
+}  // namespace polarstack::instance::detail
