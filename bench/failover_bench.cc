@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/base64.h"
+#include "core/files.h"
 #include "engine/pg.h"
 #include "support/harness.h"
 
@@ -180,6 +181,13 @@ int main(int argc, char** argv) {
   std::map<int, std::vector<double>> failover;
   for (int sig : {SIGKILL, SIGSTOP}) {
     for (int r = 0; r < runs; ++r) {
+      // Both readers stable in the Cluster Manager's eyes, as they would be in service (one
+      // that just rejoined is not promoted until it has stayed healthy for a while).
+      wait_until([&] {
+        auto t = ps::core::read_file(server.home() + "/data/clusters/default.fo/cm/state.json");
+        auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
+        return j && j->is_object() && j->value("standingBy", ps::core::Json::array()).size() == 2;
+      }, 60s);
       std::string old;
       int pm = primary_pid(old);
       if (pm <= 0) {

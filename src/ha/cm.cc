@@ -23,6 +23,7 @@ constexpr auto kPolicyEvery = 2s;     // how often the spec is read again
 constexpr auto kFollowEvery = 5s;     // at most one follow request per instance this often
 constexpr auto kRestartEvery = 5s;    // at most one restart-in-place request this often
 constexpr auto kFenceGrace = 300ms;   // a failed primary gets this long to shut down, then is killed
+constexpr auto kLeaseMargin = 500ms;  // waited past a lease before promoting in place of its holder
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -62,12 +63,15 @@ void ClusterManager::publish(const char* which, const Json& decision) {
   d.erase("oldPrimaryFencedAt");  // local detail (state.json)
   d["time"] = core::rfc3339_now();
   Json ha = {{"failovers", failovers_}, {which, d}};
-  api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"ha", ha}}}});  // best effort
+  // Best effort (the API may be down), but a refusal is worth saying.
+  if (auto st = api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"ha", ha}}}}); !st) {
+    core::log_warn("cm", std::string("cannot record ") + which + " in status: " + st.error().message);
+  }
 }
 
 void ClusterManager::save_state() {
   Json st = {{"primary", primary_}, {"failovers", failovers_}, {"lastDecision", last_decision_},
-             {"syncStandbys", sync_set_}, {"syncK", sync_k_}};
+             {"syncStandbys", sync_set_}, {"syncK", sync_k_}, {"standingBy", standing_by_}, {"term", term_}};
   if (!last_failover_.is_null()) st["lastFailover"] = last_failover_;
   core::write_file_atomic(dir_ + "/state.json", st.dump(1) + "\n");
 }
@@ -85,6 +89,7 @@ void ClusterManager::refresh_policy() {
   policy_.enabled = !enabled || !enabled->is_boolean() || enabled->get<bool>();
   interval_ = std::chrono::milliseconds(num("spec.ha.probeIntervalMs", 300));
   policy_.timeout_threshold = std::chrono::milliseconds(num("spec.ha.failureTimeoutMs", 2000));
+  lease_ = std::chrono::milliseconds(num("spec.ha.leaseMs", 3000));
   policy_.stable_for = std::max<std::chrono::milliseconds>(1000ms, 3 * interval_);
   policy_.sync = core::string_at(*cluster, "spec.replication.mode") == "sync";
   policy_.sync_replicas = std::max(1, num("spec.replication.syncReplicas", 1));
@@ -107,8 +112,33 @@ void ClusterManager::tick() {
       core::log_warn("cm", "instance manager of " + i.name + " is not running: starting it again");
       rt_.ensure_instance(c_, {i.name, "", "", i.node, {}});
     }
-    auto s = rt_.probe(c_, i.name, timeout, !paused);
-    runtime::InstanceState st = s ? *s : runtime::InstanceState{};
+  }
+  // Every instance at once: one that does not answer (frozen, cut off) costs the tick its
+  // timeout once, not once per instance, and the others' leases are renewed on time.
+  std::vector<runtime::InstanceState> probed(all->size());
+  {
+    std::vector<std::thread> probes;
+    for (size_t n = 0; n < all->size(); ++n) {
+      const auto& i = (*all)[n];
+      // The lease: granted while HA acts and someone could take over; renewed only for
+      // an instance healthy at the last probe (a failing primary's lease runs out).
+      auto& hp = health_[i.name];
+      // Paused, it only observes: no lease, and no term (a primary promoted by hand while
+      // HA is paused is left to whoever did it).
+      runtime::CmGrant grant{!paused, all->size() > 1 ? lease_ : 0ms, paused ? 0 : term_};
+      bool renew = grant.lease.count() == 0 || hp.healthy || hp.unhealthy_since == Clock::time_point{};
+      if (!renew) grant.lease = -1ms;
+      else if (grant.lease.count() > 0) hp.renewal_lands_by = Clock::now() + timeout;
+      probes.emplace_back([this, &probed, n, name = i.name, grant, timeout] {
+        auto s = rt_.probe(c_, name, timeout, grant);
+        if (s) probed[n] = *s;
+      });
+    }
+    for (auto& t : probes) t.join();
+  }
+  for (size_t n = 0; n < all->size(); ++n) {
+    const auto& i = (*all)[n];
+    const runtime::InstanceState& st = probed[n];
     states[i.name] = st;
     bool pm_down = st.reachable && (st.postmaster_pid <= 0 || st.state == "PrimaryDown" || st.state == "Restarting" ||
                                     st.state == "CrashLoop" || st.state == "Fenced");
@@ -137,8 +167,23 @@ void ClusterManager::tick() {
     m.healthy_for = healthy ? std::chrono::duration_cast<std::chrono::milliseconds>(now - h.healthy_since) : 0ms;
     m.in_sync_set = std::find(sync_set_.begin(), sync_set_.end(), i.name) != sync_set_.end();
     members.push_back(m);
-    if (m.reachable && st.role == "primary" && (pg_primary.empty() || i.name == primary_)) pg_primary = i.name;
+    // Two primaries: the higher term is the real one (the other is stale), else the known.
+    if (m.reachable && st.role == "primary" &&
+        (pg_primary.empty() || st.term > states[pg_primary].term ||
+         (st.term == states[pg_primary].term && i.name == primary_))) {
+      pg_primary = i.name;
+    }
   }
+  // Replicas streaming and stable long enough to be promoted, should the primary fail now
+  // (state.json "standingBy"; a replica that just came back waits out stable_for).
+  std::vector<std::string> standing_by;
+  for (const auto& m : members) {
+    if (m.role == "replica" && m.reachable && m.postmaster_up && states[m.name].ready && m.healthy_for >= policy_.stable_for) {
+      standing_by.push_back(m.name);
+    }
+  }
+  bool standing_changed = standing_by != standing_by_;
+  standing_by_ = std::move(standing_by);
   // The primary: the one PostgreSQL says is primary, else the one we knew, else the one
   // created as primary and not fenced.
   if (!pg_primary.empty() && pg_primary != primary_) {
@@ -151,6 +196,12 @@ void ClusterManager::tick() {
       if (i.role == "primary" && !states[i.name].fenced) primary_ = i.name;
     }
   }
+  // The term: the primary's (a promotion elsewhere, a switchover, raises it).
+  if (!primary_.empty() && states.count(primary_) && states[primary_].role == "primary" && states[primary_].term > term_) {
+    term_ = states[primary_].term;
+    standing_changed = true;
+  }
+  if (standing_changed) save_state();
   if (primary_.empty()) return;  // nothing created yet
   // A primary never seen healthy (still being created) is not failed over; one known from
   // state.json (a CM restarted while it was down) is.
@@ -177,7 +228,7 @@ void ClusterManager::tick() {
     publish("lastDecision", last_decision_);
   }
   if (d.action == Action::kFailover) {
-    failover(d, *all, primary_failed_since_);
+    failover(d, *all, states, primary_failed_since_);
     return;
   }
   // No one to fail over to (or none proven complete): the primary's own PostgreSQL is the
@@ -221,15 +272,26 @@ void ClusterManager::apply_sync(const std::string& primary, const std::vector<ru
   save_state();
 }
 
-void ClusterManager::failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all, Clock::time_point detected) {
+void ClusterManager::failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all,
+                              const std::map<std::string, runtime::InstanceState>& states, Clock::time_point detected) {
+  auto answered = [&](const std::string& n) { return states.count(n) && states.at(n).reachable; };
+  bool reachable = answered(d.primary);
   std::string old = d.primary, chosen = d.chosen;
-  report("Warning", "FailoverStarted", d.message + " Promoting " + chosen + ". Candidates: " + candidates_text(d));
-  // 1. Fence the old primary: it must never serve writes again as primary.
-  auto fenced = rt_.fence(c_, old, kFenceGrace);
-  if (!fenced) {
-    report("Warning", "FenceFailed", "cannot fence " + old + " (" + fenced.error().message +
-                                         "); not promoting anyone until it is fenced");
-    return;
+  if (!lease_wait_ || lease_wait_->primary != old) {
+    report("Warning", "FailoverStarted", d.message + " Promoting " + chosen + ". Candidates: " + candidates_text(d));
+  }
+  // 1. Fence the old primary: it must never serve writes again as primary. One whose
+  // manager did not answer this tick's probe is not asked (a frozen one would hold us up).
+  auto fenced = reachable ? rt_.fence(c_, old, kFenceGrace)
+                          : core::Result<std::string>(core::fail(core::Code::kUnavailable, "its instance manager does not answer"));
+  std::string fenced_at;
+  if (fenced) {
+    lease_wait_.reset();
+    fenced_at = fenced->empty() ? "unclean stop" : *fenced;
+  } else if (auto waited = fence_by_lease(old, all, fenced.error()); !waited) {
+    return;  // not yet, or not possible (reported)
+  } else {
+    fenced_at = *waited;
   }
   core::Failpoints::global().fire("after:cm-fence");
   // 2. Promote.
@@ -240,6 +302,8 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   core::Failpoints::global().fire("after:cm-promote");
   auto promoted = Clock::now();
   primary_ = chosen;
+  lease_wait_.reset();
+  if (auto st = rt_.probe(c_, chosen, 1000ms, {true, lease_, term_})) term_ = std::max(term_, st->term);
   // Sync mode: the new primary's commits wait for its replicas from the first one on.
   if (policy_.sync) {
     sync_set_.clear();
@@ -250,12 +314,14 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   int64_t rto = detected == Clock::time_point{} ? 0 : ms(promoted - detected);
   last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
                     {"message", d.message}, {"candidates", candidates_json(d)}, {"detectedToPromotedMs", rto},
-                    {"oldPrimaryFencedAt", fenced->empty() ? "unclean stop" : *fenced}};
+                    {"oldPrimaryFencedAt", fenced_at}, {"term", term_}};
   last_reason_ = "FailedOver";
   save_state();
   // 3. Everyone else follows the new primary; the old one is rewound when it can be.
+  // Those that did not answer this tick's probe are left to rejoin() (a frozen one would
+  // hold up the CM, and the new primary's lease with it).
   for (const auto& i : all) {
-    if (i.name == chosen) continue;
+    if (i.name == chosen || !answered(i.name)) continue;
     if (auto st = rt_.follow(c_, i.name, chosen); !st) {
       core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
     }
@@ -280,6 +346,42 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
                                      " ms after the failure was first seen. Candidates: " + candidates_text(d));
+}
+
+// The old primary could not be fenced. If its manager cannot be reached (a frozen or cut
+// off node), it fences itself once its lease runs out: detach every replica (they stop
+// renewing it), then wait until the lease has certainly run out. Returns what to record
+// as where the old primary was fenced once that is so; nothing while waiting, or when it
+// cannot be done (reported).
+std::optional<std::string> ClusterManager::fence_by_lease(const std::string& old, const std::vector<runtime::InstanceInfo>& all,
+                                                          const core::Error& why) {
+  bool manager_alive = false;
+  for (const auto& i : all) manager_alive = i.name == old ? i.manager_running : manager_alive;
+  if (why.code != core::Code::kUnavailable || lease_.count() == 0 || !manager_alive) {
+    // A manager that answers but cannot fence, or one that is not running (it is being
+    // started again and will answer): try again on the next decision.
+    report("Warning", "FenceFailed", "cannot fence " + old + " (" + why.message + "); not promoting anyone until it is fenced");
+    return std::nullopt;
+  }
+  auto now = Clock::now();
+  if (!lease_wait_ || lease_wait_->primary != old) {
+    for (const auto& i : all) {
+      if (i.name == old) continue;
+      if (auto st = rt_.detach(c_, i.name); !st && st.error().code != core::Code::kConflict) {
+        report("Warning", "FenceFailed", old + " cannot be reached and " + i.name + " cannot be detached from it (" +
+                                             st.error().message + "): it may still renew " + old +
+                                             "'s lease; not promoting anyone");
+        return std::nullopt;
+      }
+    }
+    auto until = std::max(Clock::now(), health_[old].renewal_lands_by) + lease_ + kLeaseMargin;
+    lease_wait_ = LeaseWait{old, until};
+    report("Warning", "WaitingForLease", old + " cannot be reached (" + why.message + "): every replica stopped renewing its lease; promoting once it has run out, in " +
+                                             std::to_string(ms(until - now)) + " ms (by then it has fenced itself)");
+    return std::nullopt;
+  }
+  if (now < lease_wait_->until) return std::nullopt;
+  return "lease expired (" + old + " unreachable)";
 }
 
 void ClusterManager::rejoin(const std::vector<runtime::InstanceInfo>& all,

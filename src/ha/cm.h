@@ -11,6 +11,10 @@
 //   API is down. HA is also paused while <dir>/paused exists (Runtime::set_ha_paused).
 // - While active it probes "as the CM", so a primary whose postmaster dies is left down
 //   for it: it fails over, or, with no candidate, asks for a restart in place.
+// - Leases and terms: its probes grant the primary a lease (spec.ha.leaseMs) and tell
+//   every instance the current term. A primary it cannot reach is failed over only after
+//   every replica was detached and that lease ran out (the primary fences itself when
+//   neither the CM nor a replica renewed it); a primary of an older term is stale.
 // - Sync mode (spec.replication.mode: sync): it keeps synchronous_standby_names = ANY k
 //   (every other instance) on the primary, and fails over only to a replica proven to
 //   hold every acknowledged commit (decision.h).
@@ -21,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "cluster/ports.h"
@@ -43,10 +48,21 @@ class ClusterManager {
     bool healthy = false;
     Clock::time_point last_follow{};
     Clock::time_point not_streaming_since{};  // a replica without a WAL receiver, since
+    Clock::time_point renewal_lands_by{};     // the latest a lease renewal sent to it may arrive
+  };
+  // A failover from a primary that cannot be reached (so not fenced by the CM): every
+  // replica was detached (no longer renews its lease); promotion waits until the lease it
+  // may still hold has run out, by then it has fenced itself.
+  struct LeaseWait {
+    std::string primary;
+    Clock::time_point until;
   };
   void refresh_policy();
   void tick();
-  void failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all, Clock::time_point detected);
+  void failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all,
+                const std::map<std::string, runtime::InstanceState>& states, Clock::time_point detected);
+  std::optional<std::string> fence_by_lease(const std::string& old, const std::vector<runtime::InstanceInfo>& all,
+                                            const core::Error& why);
   void rejoin(const std::vector<runtime::InstanceInfo>& all, const std::map<std::string, runtime::InstanceState>& states);
   void report(const std::string& type, const std::string& reason, const std::string& message);
   void save_state();
@@ -61,6 +77,9 @@ class ClusterManager {
   std::string dir_;
   Policy policy_;
   std::chrono::milliseconds interval_{300};
+  std::chrono::milliseconds lease_{3000};  // spec.ha.leaseMs
+  uint64_t term_ = 0;                       // the current primary's term (fencing token)
+  std::optional<LeaseWait> lease_wait_;
   Clock::time_point policy_at_{};
   std::string primary_;          // the primary as the CM knows it
   bool known_primary_ = false;   // seen healthy, or recorded in state.json
@@ -71,6 +90,7 @@ class ClusterManager {
   std::map<std::string, Health> health_;
   std::vector<std::string> sync_set_;  // synchronous_standby_names applied on the primary (sync mode)
   int sync_k_ = 0;
+  std::vector<std::string> standing_by_;  // replicas a failover could promote now (state.json)
   Clock::time_point primary_failed_since_{}, last_restart_ask_{};
 };
 
