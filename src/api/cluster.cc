@@ -11,6 +11,7 @@ const std::set<std::string> kManagedParameters = {
     "port", "listen_addresses", "data_directory", "hba_file", "ident_file", "config_file",
     "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "restore_command",
     "recovery_target_timeline", "hot_standby", "wal_level", "unix_socket_directories", "cluster_name",
+    "wal_receiver_status_interval", "wal_receiver_timeout",  // the lease is renewed by replies
 };
 }  // namespace
 
@@ -34,6 +35,11 @@ void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {
     errs.push_back({join_path(path, "ha.failureTimeoutMs"),
                     "must be at least spec.ha.probeIntervalMs (" + std::to_string(ha.probeIntervalMs) + "), got " +
                         std::to_string(ha.failureTimeoutMs)});
+  }
+  if (ha.leaseMs >= 1000 && ha.leaseMs < 3 * ha.probeIntervalMs) {  // (out of range: said already)
+    errs.push_back({join_path(path, "ha.leaseMs"), "must be at least 3 x spec.ha.probeIntervalMs (" +
+                                                       std::to_string(3 * ha.probeIntervalMs) + "), got " +
+                                                       std::to_string(ha.leaseMs)});
   }
   for (auto [field, port] : {std::pair{"endpoints.readWritePort", endpoints.readWritePort},
                               std::pair{"endpoints.readOnlyPort", endpoints.readOnlyPort}}) {

@@ -78,11 +78,14 @@ struct HaSpec {
   bool enabled = true;
   int32_t probeIntervalMs = 300;
   int32_t failureTimeoutMs = 2000;
+  int32_t leaseMs = 3000;
   template <class V>
   void fields(V& v) {
     v.field("enabled", enabled, Rules("Automatic failover by the Cluster Manager"));
     v.field("probeIntervalMs", probeIntervalMs, Rules("How often the Cluster Manager probes each instance").range(50, 10000));
     v.field("failureTimeoutMs", failureTimeoutMs, Rules("An unresponsive primary is declared failed after this").range(200, 60000));
+    v.field("leaseMs", leaseMs,
+            Rules("A primary cut off from the Cluster Manager and every replica stops accepting writes within this").range(1000, 60000));
   }
 };
 
@@ -207,6 +210,7 @@ struct HaDecision {
   std::string chosen;
   std::vector<HaCandidate> candidates;
   int64_t detectedToPromotedMs = 0;
+  int64_t term = 0;
   template <class V>
   void fields(V& v) {
     v.field("time", time, Rules("When it was decided").fmt("date-time"));
@@ -217,6 +221,7 @@ struct HaDecision {
     v.field("chosen", chosen, Rules("The replica promoted (Failover)"));
     v.field("candidates", candidates, Rules("Every replica with its WAL position, best first"));
     v.field("detectedToPromotedMs", detectedToPromotedMs, Rules("Failover: from the first failed probe to the promotion").at_least(0));
+    v.field("term", term, Rules("Failover: the new primary's term (fencing token)").at_least(0));
   }
 };
 

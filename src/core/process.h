@@ -36,6 +36,8 @@ Result<pid_t> spawn_daemon(const SpawnOptions& opts);
 // True if a process with this pid exists (and is not a zombie of ours).
 bool process_alive(pid_t pid);
 // The process's argv from /proc (empty if it is gone).
+// The processes whose parent is `parent` now (from /proc).
+std::vector<pid_t> child_pids(pid_t parent);
 std::vector<std::string> process_cmdline(pid_t pid);
 
 // A started child. The destructor kills it (SIGKILL) and reaps it if still running, so a

@@ -2,6 +2,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/log.h"
@@ -40,11 +42,40 @@ HttpResponse Manager::handle(const HttpRequest& req) {
   auto only = [&](const char* method) { return m == method ? std::optional<HttpResponse>() : json_error(405, "use " + std::string(method)); };
   if (path == "/v1/status") {
     if (auto r = only("GET")) return *r;
-    if (req.header("x-polarstack-cm") == "active") {
+    // A Cluster Manager's probe: "active" (it acts for the cluster) or "paused" (HA paused:
+    // no lease). It grants and renews the lease and tells the cluster's term.
+    if (std::string cm = req.header("x-polarstack-cm"); cm == "active" || cm == "paused") {
       std::lock_guard<std::mutex> lock(mu_);
-      last_cm_contact_ = Clock::now();
+      auto now = Clock::now();
+      if (cm == "active") last_cm_contact_ = now;
+      // No lease header: not renewed (the CM stopped renewing a primary it sees failing).
+      std::string lease = cm == "active" ? req.header("x-polarstack-lease-ms") : "0";
+      if (!lease.empty()) {
+        lease_ = std::chrono::milliseconds(std::clamp<long long>(std::atoll(lease.c_str()), 0, 600000));
+        if (lease_.count() > 0) lease_renewed_ = now;
+      }
+      unsigned long long term = std::strtoull(req.header("x-polarstack-term").c_str(), nullptr, 10);
+      if (term > cfg_.term) {
+        if (cfg_.role == "primary" && !cfg_.fenced) {
+          if (!stale_term_) {
+            core::log_warn("instance", "the cluster is at term " + std::to_string(term) + ", this primary at " +
+                                           std::to_string(cfg_.term) + ": it is stale and fences itself");
+          }
+          stale_term_ = true;
+          ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop
+        } else {
+          cfg_.term = term;
+          if (auto st = save_config(paths_, cfg_); !st) core::log_warn("instance", st.error().message);
+        }
+      }
     }
-    return {200, status().dump()};
+    // A caller with a deadline (the CM) gets an answer within it: PostgreSQL not answering
+    // in two thirds of it shows as role unknown.
+    auto budget = 1000ms;
+    if (std::string t = req.header("x-polarstack-timeout-ms"); !t.empty()) {
+      budget = std::chrono::milliseconds(std::clamp<long long>(std::atoll(t.c_str()) * 2 / 3, 50, 1000));
+    }
+    return {200, status(budget).dump()};
   }
   // Slot names are checked here: anything else is a 404.
   const std::string slots = "/v1/slots/";
@@ -52,7 +83,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     std::string slot = path.substr(slots.size());
     if (!valid_slot(slot)) return json_error(404, "no such resource");
     if (m != "PUT" && m != "DELETE") return json_error(405, "use PUT or DELETE");
-    std::lock_guard<std::mutex> lock(probe_mu_);
+    std::lock_guard<std::timed_mutex> lock(probe_mu_);
     return reply(m == "PUT" ? prober_.ensure_slot(slot) : prober_.drop_slot(slot));
   }
   if (path == "/v1/reload") {
@@ -62,7 +93,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
       std::lock_guard<std::mutex> lock(mu_);
       cfg = cfg_;
     }
-    std::lock_guard<std::mutex> lock(probe_mu_);
+    std::lock_guard<std::timed_mutex> lock(probe_mu_);
     auto st = write_conf(paths_, cfg);
     return reply(st ? prober_.reload() : st);
   }
@@ -113,23 +144,65 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     }
     return reply({});
   }
+  // Stops streaming from the primary (and so renewing its lease) until told to follow or
+  // promoted: the Cluster Manager does this to every replica before it promotes one in
+  // place of a primary it cannot reach. Answers once no WAL receiver runs.
+  if (path == "/v1/detach") {
+    if (auto r = only("POST")) return *r;
+    Config cfg;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cfg_.role != "replica") return json_error(409, "only a replica can detach");
+      if (!cfg_.detached) {
+        cfg_.detached = true;
+        if (auto st = save_config(paths_, cfg_); !st) return reply(st);
+        core::log_info("instance", "detached: no longer streaming from " + cfg_.primary_host + ":" +
+                                       std::to_string(cfg_.primary_port));
+      }
+      cfg = cfg_;
+    }
+    std::lock_guard<std::timed_mutex> lock(probe_mu_);
+    if (auto st = write_conf(paths_, cfg); !st) return reply(st);
+    if (auto st = prober_.reload(); !st) return reply(st);
+    for (auto until = Clock::now() + 10s; Clock::now() < until; std::this_thread::sleep_for(50ms)) {
+      auto r = prober_.receiving();
+      if (r && !*r) return reply({});
+      if (!r) prober_.reset();
+    }
+    return json_error(503, "the WAL receiver did not stop in time");
+  }
   if (path == "/v1/promote") {
     if (auto r = only("POST")) return *r;
     if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
+    // {"term": N}: the new primary's term (at least one more than it knew of).
+    uint64_t term = 0;
+    if (!req.body.empty()) {
+      auto body = core::parse_json(req.body);
+      if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
+      for (const auto& [k, v] : body->items()) {
+        if (k != "term") return json_error(400, k + ": unknown field");
+        if (!v.is_number_unsigned()) return json_error(400, "term: must be a non-negative integer");
+        term = v.get<uint64_t>();
+      }
+    }
     core::Status st;
     {
-      std::lock_guard<std::mutex> lock(probe_mu_);
+      std::lock_guard<std::timed_mutex> lock(probe_mu_);
       st = prober_.promote();
     }
     if (st) {
       // Remembered, so a restart does not bring it back as a replica of its old primary.
       std::lock_guard<std::mutex> lock(mu_);
       cfg_.role = "primary";
+      cfg_.term = std::max(term, cfg_.term + 1);
+      cfg_.detached = false;
+      stale_term_ = false;
+      lease_renewed_ = Clock::now();
       follow_.reset();
       follow_by_.reset();
       st = save_config(paths_, cfg_);
       if (st) st = write_conf(paths_, cfg_);
-      core::log_info("instance", "promoted to primary");
+      core::log_info("instance", "promoted to primary, term " + std::to_string(cfg_.term));
     }
     return reply(st);
   }
@@ -161,6 +234,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     next.slot = slot;
     next.fenced = false;  // a fenced instance comes back only as a replica
     next.fenced_lsn.clear();
+    next.detached = false;
     follow_ = next;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
     return reply({});
@@ -194,7 +268,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
       if (auto st = save_config(paths_, cfg_); !st) return reply(st);
       cfg = cfg_;
     }
-    std::lock_guard<std::mutex> lock(probe_mu_);
+    std::lock_guard<std::timed_mutex> lock(probe_mu_);
     auto st = write_conf(paths_, cfg);
     if (st && cfg.role == "primary") st = prober_.reload();
     if (st) core::log_info("instance", "synchronous_standby_names = '" + sync_standby_names(cfg) + "'");

@@ -13,6 +13,8 @@ core::Json Config::to_json() const {
     j["syncStandbys"] = sync_standbys;
     j["syncK"] = sync_k;
   }
+  if (term > 0) j["term"] = term;
+  if (detached) j["detached"] = true;
   return j;
 }
 
@@ -32,6 +34,8 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.fenced_lsn = j.value("fencedLsn", "");
     c.sync_standbys = j.value("syncStandbys", std::vector<std::string>{});
     c.sync_k = j.value("syncK", 0);
+    c.term = j.value("term", uint64_t{0});
+    c.detached = j.value("detached", false);
     if (c.role != "primary" && c.role != "replica") return core::fail(core::Code::kInvalid, "role: must be primary or replica");
     if (c.role == "replica" && (c.primary_port <= 0 || c.slot.empty())) {
       return core::fail(core::Code::kInvalid, "a replica needs primaryPort and slot");

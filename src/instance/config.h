@@ -45,6 +45,13 @@ struct Config {
   // `sync_k` of these standbys (instance names = application_name) have flushed them.
   std::vector<std::string> sync_standbys;
   int sync_k = 0;
+  // Fencing token: the term of the last promotion this instance knows of (its own, as a
+  // primary; the cluster's, as told by the Cluster Manager's probes). A primary told of a
+  // higher term is stale and fences itself.
+  uint64_t term = 0;
+  // Detached (POST /v1/detach): a replica that stopped streaming from its primary (and so
+  // stopped renewing that primary's lease), until it is told to follow or is promoted.
+  bool detached = false;
 
   core::Json to_json() const;
   static core::Result<Config> from_json(const core::Json& j);

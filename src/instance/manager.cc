@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,11 +66,17 @@ core::Result<std::string> Manager::fence(std::chrono::milliseconds grace) {
   return *lsn;
 }
 
-core::Json Manager::status() {
+core::Json Manager::status(std::chrono::milliseconds budget) {
   Probe p;
   {
-    std::lock_guard<std::mutex> lock(probe_mu_);
-    p = prober_.probe();
+    auto until = Clock::now() + budget;
+    std::unique_lock<std::timed_mutex> lock(probe_mu_, std::defer_lock);
+    if (lock.try_lock_for(budget)) {
+      p = prober_.probe(std::max<std::chrono::milliseconds>(
+          50ms, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now())));
+    } else {
+      p.error = "another probe is still waiting for PostgreSQL";
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   // Walking PGDATA costs more than the rest of a status: at most every 30 s.
@@ -86,7 +93,12 @@ core::Json Manager::status() {
           {"version", p.version}, {"dataDirBytes", data_bytes_}, {"restarts", restarts_},
           {"configuredRole", cfg_.role}, {"primaryPort", cfg_.role == "replica" ? cfg_.primary_port : 0},
           {"senderPort", p.sender_port}, {"fenced", cfg_.fenced}, {"fencedLsn", cfg_.fenced_lsn},
-          {"syncStandbyNames", sync_standby_names(cfg_)},
+          {"syncStandbyNames", sync_standby_names(cfg_)}, {"term", cfg_.term}, {"detached", cfg_.detached},
+          {"leaseMs", lease_.count()},
+          {"leaseRemainingMs", cfg_.role == "primary" && lease_.count() > 0 && !cfg_.fenced
+                                   ? std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                              lease_renewed_ + lease_ - Clock::now()).count())
+                                   : 0},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -119,10 +131,24 @@ void Manager::start() {
   core::log_info("instance", "postmaster started, pid " + std::to_string(pm_));
 }
 
+// PostgreSQL's backends each run in a session of their own, not in the postmaster's
+// process group. This manager is a child subreaper (run()): once its postmaster is gone,
+// they are its children. Each PostgreSQL process among them is killed and reaped: an
+// orphaned backend must not acknowledge one more commit.
+static void kill_orphans() {
+  for (pid_t p : core::child_pids(::getpid())) {
+    auto cmd = core::process_cmdline(p);
+    if (cmd.empty() || cmd[0].rfind("postgres", 0) != 0) continue;  // "postgres: <name>: ..."
+    ::kill(p, SIGKILL);
+    ::waitpid(p, nullptr, 0);
+  }
+}
+
 void Manager::on_postmaster_exit(int status) {
   std::lock_guard<std::mutex> lock(mu_);
   // Orphaned backends may still hold connections and acknowledge commits: end them now.
   ::kill(-pm_, SIGKILL);
+  kill_orphans();
   std::string how = status < 0 ? "vanished" : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
   last_error_ = "postmaster (pid " + std::to_string(pm_) + ") " + how;
@@ -177,11 +203,12 @@ void Manager::stop_postmaster(std::chrono::milliseconds grace) {
   // Past the grace (hung, or SIGSTOPped: signals wait), or its orphans: the whole group.
   ::kill(-pm, SIGKILL);
   if (child && !reaped) ::waitpid(pm, nullptr, 0);  // SIGKILL always ends it
+  kill_orphans();
   {
     std::lock_guard<std::mutex> lock(mu_);
     pm_ = -1;
   }
-  std::lock_guard<std::mutex> plock(probe_mu_);
+  std::lock_guard<std::timed_mutex> plock(probe_mu_);
   prober_.reset();
 }
 
@@ -198,13 +225,13 @@ void Manager::follow(const Config& next) {
   }
   Probe p;
   {
-    std::lock_guard<std::mutex> plock(probe_mu_);
+    std::lock_guard<std::timed_mutex> plock(probe_mu_);
     p = prober_.probe();
   }
   if (p.connected && p.in_recovery) {
     // A replica switches its WAL receiver on reload; with recovery_target_timeline=latest
     // it follows the new timeline if it has not replayed past the fork.
-    std::lock_guard<std::mutex> plock(probe_mu_);
+    std::lock_guard<std::timed_mutex> plock(probe_mu_);
     auto st = write_conf(paths_, next);
     if (st) st = prober_.reload();
     std::lock_guard<std::mutex> lock(mu_);
@@ -254,7 +281,7 @@ bool Manager::check_follow() {
   }
   Probe p;
   {
-    std::lock_guard<std::mutex> plock(probe_mu_);
+    std::lock_guard<std::timed_mutex> plock(probe_mu_);
     p = prober_.probe();
   }
   if (p.connected && p.streaming && p.sender_port == cfg.primary_port) {
@@ -271,8 +298,58 @@ bool Manager::check_follow() {
   return false;
 }
 
+// A running primary's lease (see lease_ in manager_internal.h). The CM's probes renew it
+// in api.cc; here, a reply from a replica newer than the last one seen does, looked for
+// only once the CM has been silent for a quarter of the lease. With neither for
+// kLeaseFenceAt of the lease, or told of a newer term, the primary fences itself at once:
+// its sessions end and it accepts nothing until it follows the new primary. Returns
+// whether it did.
+bool Manager::check_lease() {
+  std::chrono::milliseconds lease;
+  Clock::time_point renewed;
+  bool stale;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cfg_.role != "primary" || cfg_.fenced || pm_ <= 0 || state_ != "Running") {
+      last_reply_.clear();
+      stale_term_ = false;
+      return false;
+    }
+    if (follow_) return false;  // about to be demoted by a follow request anyway
+    lease = lease_;
+    renewed = lease_renewed_;
+    stale = stale_term_;
+  }
+  auto now = Clock::now();
+  if (!stale && lease.count() > 0 && now - renewed > lease / 4 && now - lease_checked_ >= kLeaseCheckEvery) {
+    auto since = lease_checked_;  // a reply newer than the last look arrived after it
+    lease_checked_ = now;
+    auto r = lease_prober_.last_replica_reply();
+    if (!r) {
+      lease_prober_.reset();
+    } else if (!r->empty() && *r != last_reply_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!last_reply_.empty() && since > lease_renewed_) lease_renewed_ = since;
+      renewed = lease_renewed_;
+      last_reply_ = *r;
+    }
+  }
+  auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - renewed);
+  if (!stale && (lease.count() == 0 || silent < lease * kLeaseFenceAt)) return false;
+  std::string why = stale ? "a newer term was promoted elsewhere"
+                          : "no word from the Cluster Manager or any replica for " + std::to_string(silent.count()) +
+                                " ms (lease " + std::to_string(lease.count()) + " ms)";
+  core::log_warn("instance", "fencing itself: " + why);
+  (void)fence(0ms);  // no shutdown checkpoint to wait for: end every session now
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = "fenced itself: " + why;
+  stale_term_ = false;
+  return true;
+}
+
 void Manager::supervise() {
   while (!wait_signal(100ms)) {
+    if (check_lease()) continue;
     {
       std::unique_lock<std::mutex> lock(fence_mu_);
       if (fence_requested_) {
@@ -320,7 +397,7 @@ void Manager::supervise() {
       bool dead = child ? ::waitpid(pm, &st, WNOHANG) == pm : !core::process_alive(pm);
       if (dead) {
         on_postmaster_exit(st);
-        std::lock_guard<std::mutex> plock(probe_mu_);
+        std::lock_guard<std::timed_mutex> plock(probe_mu_);
         prober_.reset();
         continue;
       }
@@ -330,7 +407,7 @@ void Manager::supervise() {
         need_role = !role_ready_;
       }
       if (need_role) {
-        std::lock_guard<std::mutex> plock(probe_mu_);
+        std::lock_guard<std::timed_mutex> plock(probe_mu_);
         Probe p = prober_.probe();
         if (p.connected && p.in_recovery) {
           std::lock_guard<std::mutex> lock(mu_);
@@ -362,6 +439,7 @@ int Manager::run() {
   sigaddset(&sigs_, SIGCHLD);
   ::pthread_sigmask(SIG_BLOCK, &sigs_, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // a dead postmaster's backends become ours (kill_orphans)
 
   int lock_fd = ::open(paths_.lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {

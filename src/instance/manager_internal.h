@@ -25,11 +25,13 @@ constexpr int kMaxQuickCrashes = 10;
 constexpr auto kStableAfter = 60s;
 constexpr auto kCmActive = 5s;         // a CM probe this recent means a CM acts for the cluster
 constexpr auto kPrimaryDownMax = 30s;  // a down primary waits at most this long for the CM
+constexpr double kLeaseFenceAt = 0.75;  // a primary fences itself this far into an unrenewed lease
+constexpr auto kLeaseCheckEvery = 200ms;  // how often a primary looks for its replicas' replies
 
 class Manager {
  public:
   Manager(Paths paths, Config cfg, std::string token)
-      : paths_(std::move(paths)), cfg_(cfg), token_(std::move(token)), prober_(paths_, cfg) {}
+      : paths_(std::move(paths)), cfg_(cfg), token_(std::move(token)), prober_(paths_, cfg), lease_prober_(paths_, cfg) {}
 
   int run();
 
@@ -44,7 +46,9 @@ class Manager {
   bool check_follow();
   core::Result<std::string> fence(std::chrono::milliseconds grace);
   bool wait_signal(std::chrono::milliseconds timeout);
-  core::Json status();
+  bool check_lease();
+  // `budget`: how long the SQL probe may take (then it reports role unknown).
+  core::Json status(std::chrono::milliseconds budget = 1000ms);
   void set_state(const std::string& s, const std::string& error = "") {
     std::lock_guard<std::mutex> lock(mu_);
     state_ = s;
@@ -84,11 +88,22 @@ class Manager {
   // cluster. While it does, a primary whose postmaster dies is left down for it to
   // decide (fail over, or restart in place); without it the manager restarts it itself.
   Clock::time_point last_cm_contact_{};
+  // The lease: a primary accepts writes only while it holds one. The Cluster Manager grants
+  // it (and sets its length) with "X-Polarstack-Lease-Ms" on its probes; each probe renews
+  // it, and so does every new reply from a replica (pg_stat_replication.reply_time), so a
+  // primary cut off from the CM alone keeps serving. Cut off from both, it fences itself
+  // before the lease runs out (kLeaseFenceAt of it). A CM that pauses HA, or has no
+  // replica to promote, grants none (0).
+  std::chrono::milliseconds lease_{0};
+  Clock::time_point lease_renewed_{}, lease_checked_{};
+  std::string last_reply_;   // the replicas' latest reply_time seen on this primary
+  bool stale_term_ = false;  // a CM told this primary of a newer term: it fences itself
   int64_t data_bytes_ = 0;
   Clock::time_point data_bytes_at_{};
 
-  std::mutex probe_mu_;  // guards prober_
+  std::timed_mutex probe_mu_;  // guards prober_
   Prober prober_;
+  Prober lease_prober_;  // the supervision thread's own connection (never waits for probe_mu_)
 };
 
 }  // namespace polarstack::instance::detail

@@ -147,10 +147,16 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   set("max_replication_slots", "20");
   set("cluster_name", cfg.name);
   set("synchronous_standby_names", sync_standby_names(cfg));
-  if (cfg.role == "replica") {
+  // Replies at least every second (a primary's lease is renewed by them); a primary silent
+  // for 5 s is given up on (the receiver asks it for a reply after 2.5 s).
+  set("wal_receiver_status_interval", "1s");
+  set("wal_receiver_timeout", "5s");
+  if (cfg.role == "replica" && !cfg.detached) {
     set("primary_conninfo", "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" +
                                 kReplicationUser + " passfile=" + paths.pgpass() + " application_name=" + cfg.name);
     set("primary_slot_name", cfg.slot);
+  } else if (cfg.role == "replica") {
+    set("primary_conninfo", "");
   }
   if (auto st = core::write_file_atomic(paths.data() + "/polarstack.conf", c); !st) return st;
   // Peer: the connecting process's OS user (ours; PostgreSQL runs as the same user) maps
@@ -223,12 +229,12 @@ core::Result<engine::WireConnection*> Prober::conn() {
   return &*conn_;
 }
 
-Probe Prober::probe() {
+Probe Prober::probe(std::chrono::milliseconds timeout) {
   Probe p;
   // A fresh connection every time: the postmaster itself must answer (one that hangs, or
   // was stopped with SIGSTOP, still lets old sessions run; a new one shows it).
   auto fresh = engine::WireConnection::open({paths_.run(), cfg_.port, kSuperuser, "postgres", "polarstack-probe"},
-                                            std::chrono::milliseconds(1000));
+                                            timeout);
   if (!fresh) {
     p.error = fresh.error().message;
     return p;
@@ -240,7 +246,7 @@ Probe Prober::probe() {
       "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
       "(select timeline_id from pg_control_checkpoint())), "
       "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version'), "
-      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, std::chrono::seconds(1));
+      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, timeout);
   if (!rows || rows->empty() || (*rows)[0].size() < 8) {
     p.error = rows ? "unexpected probe result" : rows.error().message;
     return p;
@@ -304,6 +310,23 @@ core::Status Prober::promote() {
   auto c = conn();
   if (!c) return std::unexpected(c.error());
   return (*c)->exec("select pg_promote(true, 30)", {}, std::chrono::seconds(35));
+}
+
+core::Result<std::string> Prober::last_replica_reply() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->query("select coalesce(max(reply_time)::text, '') from pg_stat_replication", {},
+                          std::chrono::milliseconds(500));
+  if (!rows) return std::unexpected(rows.error());
+  return rows->empty() ? std::string() : (*rows)[0][0].value_or("");
+}
+
+core::Result<bool> Prober::receiving() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->query("select count(*) from pg_stat_wal_receiver where pid is not null");
+  if (!rows) return std::unexpected(rows.error());
+  return !rows->empty() && (*rows)[0][0].value_or("0") != "0";
 }
 
 core::Status Prober::reload() {

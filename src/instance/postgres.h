@@ -66,13 +66,17 @@ struct Probe {
 class Prober {
  public:
   explicit Prober(Paths paths, Config cfg) : paths_(std::move(paths)), cfg_(std::move(cfg)) {}
-  Probe probe();
+  Probe probe(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
   // Creates the replication role on a primary if missing (idempotent).
   core::Status ensure_replication_role();
   core::Status ensure_slot(const std::string& slot);
   core::Status drop_slot(const std::string& slot);
   core::Status promote();
   core::Status reload();
+  // Primary: the latest reply_time of its replicas (pg_stat_replication), "" if none.
+  core::Result<std::string> last_replica_reply();
+  // Replica: whether a WAL receiver runs.
+  core::Result<bool> receiving();
   void reset() { conn_.reset(); }
 
  private:

@@ -58,7 +58,20 @@ struct InstanceState {
   std::string sync_standby_names;  // primary: its synchronous_standby_names ("" = async)
   bool fenced = false;      // shut down and kept down until it follows a new primary
   std::string fenced_lsn;   // where its WAL ended
+  uint64_t term = 0;        // fencing token: its own as a primary, the last one told as a replica
+  bool detached = false;    // a replica told to stop streaming (CM, before a lease-based failover)
+  int64_t lease_remaining_ms = 0;  // primary: until it fences itself unless renewed
   std::string last_error;
+};
+
+// What a Cluster Manager's probe tells an instance manager (instance/manager_internal.h).
+struct CmGrant {
+  bool active = false;            // a CM acts for the cluster: a primary whose postmaster dies is
+                                  // left down for it to decide about; false: HA is paused
+  std::chrono::milliseconds lease{0};  // the primary accepts writes only while it holds a lease
+                                  // this long, renewed by these probes and by its replicas; 0: no
+                                  // lease (revoked); negative: not renewed by this probe
+  uint64_t term = 0;              // the current primary's term: a primary with a lower one is stale
 };
 
 struct EndpointsInfo {
@@ -79,11 +92,13 @@ class Runtime {
   // Physical replication slots on `on` (the primary).
   virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
   virtual core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
-  // instance_state within `timeout`, for the Cluster Manager's probes. `as_cm` tells the
-  // instance manager that a CM acts for the cluster: a primary whose postmaster dies is
-  // then left down for the CM to decide about (instance/manager.h).
+  // instance_state within `timeout`, for the Cluster Manager's probes, telling the
+  // instance manager what `grant` says (lease, term, whether a CM acts).
   virtual core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name,
-                                            std::chrono::milliseconds timeout, bool as_cm) = 0;
+                                            std::chrono::milliseconds timeout, const CmGrant& grant) = 0;
+  // Makes a replica stop streaming from its primary (so it no longer renews that
+  // primary's lease) until it follows another or is promoted. Returns once it stopped.
+  virtual core::Status detach(const ClusterKey& c, const std::string& name) = 0;
   // Sync replication on the primary `on`: commits wait until k of `standbys` flushed them
   // (synchronous_standby_names = ANY k (...)); an empty list: asynchronous.
   virtual core::Status set_sync_standbys(const ClusterKey& c, const std::string& on,
@@ -109,7 +124,8 @@ class Runtime {
   // Undoes fence(): the instance starts again in its configured role. Only when nobody
   // else was promoted meanwhile (a cancelled switchover).
   virtual core::Status unfence(const ClusterKey& c, const std::string& name) = 0;
-  // Promotes a replica to primary (it stays one across restarts).
+  // Promotes a replica to primary (it stays one across restarts), with a term higher than
+  // any instance of the cluster reports.
   virtual core::Status promote(const ClusterKey& c, const std::string& name) = 0;
   // Makes `name` a replica of `primary`, ensuring a slot for it there first: a replica
   // switches its upstream; a former primary (demote) is stopped, rewound with pg_rewind

@@ -62,6 +62,10 @@ TEST(ClusterValidation, BadInputTable) {
       {"  parameters: {max_connections: 200}\n", "demo",
        {"spec.parameters[max_connections]: must be a string, got number 200"}},
       {"  ha: {probeIntervalMs: 10}\n", "demo", {"spec.ha.probeIntervalMs: must be between 50 and 10000, got 10"}},
+      {"  ha: {leaseMs: 500}\n", "demo", {"spec.ha.leaseMs: must be between 1000 and 60000, got 500"}},
+      {"  ha: {probeIntervalMs: 2000}\n", "demo", {"spec.ha.leaseMs: must be at least 3 x spec.ha.probeIntervalMs (6000), got 3000"}},
+      {"  parameters: {wal_receiver_timeout: \"60s\"}\n", "demo",
+       {"spec.parameters[wal_receiver_timeout]: is managed by polarstack and cannot be set"}},
       {"  readers: 1\n", "Demo_1",
        {"metadata.name: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter "
         "or digit), got \"Demo_1\""}},

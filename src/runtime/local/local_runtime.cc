@@ -272,7 +272,7 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
 
 core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
                                                 const std::string& path, std::chrono::milliseconds timeout,
-                                                const std::string& body, bool as_cm) {
+                                                const std::string& body, const CmGrant* grant) {
   std::string dir = find_instance(c, name);
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
   auto cfg = instance::load_config({dir});
@@ -284,7 +284,14 @@ core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::
   cli.set_connection_timeout(connect.count() / 1000, (connect.count() % 1000) * 1000);
   cli.set_read_timeout(timeout.count() / 1000, (timeout.count() % 1000) * 1000);
   httplib::Headers h{{"Authorization", "Bearer " + *token}};
-  if (as_cm) h.emplace("X-Polarstack-Cm", "active");
+  if (grant) {
+    h.emplace("X-Polarstack-Cm", grant->active ? "active" : "paused");
+    if (!grant->active || grant->lease.count() >= 0) {
+      h.emplace("X-Polarstack-Lease-Ms", std::to_string(grant->active ? grant->lease.count() : 0));
+    }
+    h.emplace("X-Polarstack-Term", std::to_string(grant->term));
+    h.emplace("X-Polarstack-Timeout-Ms", std::to_string(timeout.count()));
+  }
   httplib::Result r = method == "GET"    ? cli.Get(path, h)
                       : method == "PUT"  ? cli.Put(path, h, body, "application/json")
                       : method == "DELETE" ? cli.Delete(path, h)
@@ -299,8 +306,13 @@ core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::
 }
 
 core::Result<InstanceState> LocalRuntime::probe(const ClusterKey& c, const std::string& name,
-                                                std::chrono::milliseconds timeout, bool as_cm) {
-  return state_from(call_ms(c, name, "GET", "/v1/status", timeout, "", as_cm));
+                                                std::chrono::milliseconds timeout, const CmGrant& grant) {
+  return state_from(call_ms(c, name, "GET", "/v1/status", timeout, "", &grant));
+}
+
+core::Status LocalRuntime::detach(const ClusterKey& c, const std::string& name) {
+  auto r = call(c, name, "POST", "/v1/detach", 15);
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
 }
 
 core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name) {
@@ -385,6 +397,9 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.fenced = j->value("fenced", false);
   s.sync_standby_names = j->value("syncStandbyNames", "");
   s.fenced_lsn = j->value("fencedLsn", "");
+  s.term = j->value("term", uint64_t{0});
+  s.detached = j->value("detached", false);
+  s.lease_remaining_ms = j->value("leaseRemainingMs", int64_t{0});
   s.last_error = j->value("lastError", "");
   return s;
 }
@@ -397,7 +412,7 @@ core::Status LocalRuntime::ensure_slot(const ClusterKey& c, const std::string& o
 
 core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::string& name,
                                               std::chrono::milliseconds grace) {
-  auto r = call_ms(c, name, "POST", "/v1/fence", grace + std::chrono::seconds(35),
+  auto r = call_ms(c, name, "POST", "/v1/fence", grace + std::chrono::seconds(10),
                    core::Json{{"graceMs", grace.count()}}.dump());
   if (!r) return std::unexpected(r.error());
   auto j = core::parse_json(*r);
@@ -411,7 +426,15 @@ core::Status LocalRuntime::unfence(const ClusterKey& c, const std::string& name)
 }
 
 core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name) {
-  auto r = call(c, name, "POST", "/v1/promote", 35);
+  // The new term: above every instance's, read from their configurations (which each
+  // manager keeps current), so even one that cannot be reached is counted.
+  uint64_t term = 0;
+  auto all = list_instances(c);
+  if (!all) return std::unexpected(all.error());
+  for (const auto& i : *all) {
+    if (auto cfg = instance::load_config({find_instance(c, i.name)})) term = std::max(term, cfg->term);
+  }
+  auto r = call(c, name, "POST", "/v1/promote", 35, core::Json{{"term", term + 1}}.dump());
   return r ? core::Status{} : core::Status(std::unexpected(r.error()));
 }
 

@@ -61,7 +61,8 @@ class LocalRuntime : public Runtime {
   core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name, std::chrono::milliseconds timeout,
-                                    bool as_cm) override;
+                                    const CmGrant& grant) override;
+  core::Status detach(const ClusterKey& c, const std::string& name) override;
   core::Status restart(const ClusterKey& c, const std::string& name) override;
   core::Status set_sync_standbys(const ClusterKey& c, const std::string& on, const std::vector<std::string>& standbys,
                                  int k) override;
@@ -99,7 +100,7 @@ class LocalRuntime : public Runtime {
                                  const std::string& path, int timeout_s = 5, const std::string& body = "");
   core::Result<std::string> call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
                                     const std::string& path, std::chrono::milliseconds timeout,
-                                    const std::string& body = "", bool as_cm = false);
+                                    const std::string& body = "", const CmGrant* grant = nullptr);
   core::Result<InstanceState> state_from(const core::Result<std::string>& body);
 
   Options opts_;
