@@ -590,6 +590,13 @@ class Writer {
   std::thread thread_;
 };
 
+// How many of the `acked` ids are in table w on `port` ("" on any error).
+std::string count_present(const Cluster& c, int port, const std::vector<int>& acked) {
+  std::string list;
+  for (int id : acked) list += (list.empty() ? "" : ",") + std::to_string(id);
+  return c.value(port, "select count(*) from w where id = any('{" + list + "}'::int[])");
+}
+
 // Switchover under a steady write load: no acknowledged write is lost, exactly one
 // primary afterwards, the old primary follows the new one, the endpoint follows, and
 // switching back works too. Bad requests change nothing.
@@ -664,11 +671,7 @@ TEST(ClusterTest, SwitchoverUnderLoadLosesNoAcknowledgedWrite) {
   // Every acknowledged id is there, on the primary and on every reader.
   auto acked = writer.acknowledged();
   std::string want = std::to_string(acked.size());
-  auto count_acked = [&](int p) {
-    std::string list;
-    for (int id : acked) list += (list.empty() ? "" : ",") + std::to_string(id);
-    return c.value(p, "select count(*) from w where id = any('{" + list + "}'::int[])");
-  };
+  auto count_acked = [&](int p) { return count_present(c, p, acked); };
   EXPECT_EQ(count_acked(rw), want) << "acknowledged writes lost on the primary";
   for (const auto& [name, p] : port) {
     if (name == "so-0") continue;
@@ -891,9 +894,7 @@ TEST(HaTest, SyncModeRepeatedFailoversLoseNoAcknowledgedCommit) {
   }
   writer.stop();
   auto acked = writer.acknowledged();
-  std::string list;
-  for (int id : acked) list += (list.empty() ? "" : ",") + std::to_string(id);
-  EXPECT_EQ(c.value(rw, "select count(*) from w where id = any('{" + list + "}'::int[])"), std::to_string(acked.size()))
+  EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size()))
       << "acknowledged commits were lost";
   EXPECT_EQ(cm.state().value("failovers", 0), rounds);
   EXPECT_EQ(writable(c, ports), 1);
@@ -1132,9 +1133,7 @@ TEST(HaTest, FrozenPrimaryNodeIsFailedOverOnceItsLeaseRunsOut) {
   EXPECT_EQ(role_of(c.instances(), "fz-0"), "replica");
   writer.stop();
   auto acked = writer.acknowledged();
-  std::string list;
-  for (int i : acked) list += (list.empty() ? "" : ",") + std::to_string(i);
-  EXPECT_EQ(c.value(rw, "select count(*) from w where id = any('{" + list + "}'::int[])"), std::to_string(acked.size()))
+  EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size()))
       << "acknowledged commits were lost";
   EXPECT_EQ(writable(c, ports), 1);
   EXPECT_GT(instance_json(server, "fz", next).value("term", uint64_t{0}), term_before);

@@ -270,6 +270,12 @@ core::Result<std::string> LocalRuntime::call(const ClusterKey& c, const std::str
   return call_ms(c, name, method, path, std::chrono::seconds(timeout_s), body);
 }
 
+core::Status LocalRuntime::post(const ClusterKey& c, const std::string& name, const std::string& path, int timeout_s,
+                               const std::string& body) {
+  auto r = call(c, name, "POST", path, timeout_s, body);
+  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+}
+
 core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
                                                 const std::string& path, std::chrono::milliseconds timeout,
                                                 const std::string& body, const CmGrant* grant) {
@@ -311,19 +317,16 @@ core::Result<InstanceState> LocalRuntime::probe(const ClusterKey& c, const std::
 }
 
 core::Status LocalRuntime::detach(const ClusterKey& c, const std::string& name) {
-  auto r = call(c, name, "POST", "/v1/detach", 15);
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, name, "/v1/detach", 15);
 }
 
 core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name) {
-  auto r = call(c, name, "POST", "/v1/restart", 10);
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, name, "/v1/restart", 10);
 }
 
 core::Status LocalRuntime::set_sync_standbys(const ClusterKey& c, const std::string& on,
                                              const std::vector<std::string>& standbys, int k) {
-  auto r = call(c, on, "POST", "/v1/sync", 10, core::Json{{"standbys", standbys}, {"k", k}}.dump());
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, on, "/v1/sync", 10, core::Json{{"standbys", standbys}, {"k", k}}.dump());
 }
 
 core::Status LocalRuntime::ensure_cluster_manager(const ClusterKey& c) {
@@ -421,8 +424,7 @@ core::Result<std::string> LocalRuntime::fence(const ClusterKey& c, const std::st
 }
 
 core::Status LocalRuntime::unfence(const ClusterKey& c, const std::string& name) {
-  auto r = call(c, name, "POST", "/v1/unfence", 10);
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, name, "/v1/unfence", 10);
 }
 
 core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name) {
@@ -434,8 +436,7 @@ core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name)
   for (const auto& i : *all) {
     if (auto cfg = instance::load_config({find_instance(c, i.name)})) term = std::max(term, cfg->term);
   }
-  auto r = call(c, name, "POST", "/v1/promote", 35, core::Json{{"term", term + 1}}.dump());
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, name, "/v1/promote", 35, core::Json{{"term", term + 1}}.dump());
 }
 
 core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, const std::string& primary) {
@@ -447,8 +448,7 @@ core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, 
   if (auto st = ensure_slot(c, primary, name); !st) return st;
   core::Json body{{"primaryHost", "127.0.0.1"}, {"primaryPort", pcfg->port},
                   {"slot", slot_name(name)}};
-  auto r = call(c, name, "POST", "/v1/follow", 5, body.dump());
-  return r ? core::Status{} : core::Status(std::unexpected(r.error()));
+  return post(c, name, "/v1/follow", 5, body.dump());
 }
 
 core::Status LocalRuntime::drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) {

@@ -98,6 +98,9 @@ class LocalRuntime : public Runtime {
   core::Status ensure_configured_daemon(const std::string& dir, const std::string& sub, const core::Json& cfg);
   core::Result<std::string> call(const ClusterKey& c, const std::string& name, const std::string& method,
                                  const std::string& path, int timeout_s = 5, const std::string& body = "");
+  // A POST to the instance API whose answer carries nothing but success.
+  core::Status post(const ClusterKey& c, const std::string& name, const std::string& path, int timeout_s,
+                    const std::string& body = "");
   core::Result<std::string> call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
                                     const std::string& path, std::chrono::milliseconds timeout,
                                     const std::string& body = "", const CmGrant* grant = nullptr);
