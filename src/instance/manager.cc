@@ -214,14 +214,15 @@ void Manager::stop_postmaster(std::chrono::milliseconds grace) {
 
 void Manager::follow(const Config& next) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // saved under it too: the API thread saves cfg_ as well
     cfg_ = next;
-    state_ = "Following";
     follow_by_.reset();
-  }
-  if (auto st = save_config(paths_, next); !st) {
-    set_state("Running", st.error().message);
-    return;
+    if (auto st = save_config(paths_, cfg_); !st) {
+      state_ = "Running";
+      last_error_ = st.error().message;
+      return;
+    }
+    state_ = "Following";
   }
   Probe p;
   {
