@@ -141,6 +141,7 @@ struct InstanceStatus {
   int64_t lagBytes = 0;
   std::string version;
   int32_t port = 0;
+  std::string host;
   template <class V>
   void fields(V& v) {
     v.field("name", name, Rules("Instance name").require());
@@ -151,6 +152,7 @@ struct InstanceStatus {
     v.field("lagBytes", lagBytes, Rules("Replication lag behind the primary in bytes").at_least(0));
     v.field("version", version, Rules("Running engine version"));
     v.field("port", port, Rules("PostgreSQL port").range(0, 65535));
+    v.field("host", host, Rules("Address PostgreSQL listens on: 127.0.0.1, or its node's in a network of its own"));
   }
 };
 

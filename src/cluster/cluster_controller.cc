@@ -100,7 +100,8 @@ Json ClusterController::observed_status(const Json& cluster) {
     runtime::InstanceState st = s ? *s : runtime::InstanceState{};
     std::string role = st.reachable && st.role != "unknown" ? st.role : "unknown";
     Json inst = {{"name", i.name}, {"role", role}, {"node", i.node}, {"ready", st.ready}, {"lsn", st.lsn},
-                 {"lagBytes", 0}, {"version", st.version}, {"port", i.port}};
+                 {"lagBytes", 0}, {"version", st.version}, {"port", i.port},
+                 {"host", i.host}};
     if (st.ready) ++ready;
     else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));
     if (role == "primary" && st.ready) {

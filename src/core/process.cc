@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
@@ -119,6 +120,11 @@ void child_setup(const SpawnOptions& opts, int out_fd) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (!opts.netns.empty()) {
+    int ns = ::open(opts.netns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(125);
+    ::close(ns);
+  }
   if (opts.run_as_gid >= 0) {
     if (::setgroups(0, nullptr) != 0 || ::setgid(opts.run_as_gid) != 0) ::_exit(126);
   }

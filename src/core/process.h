@@ -20,6 +20,8 @@ struct SpawnOptions {
   int run_as_uid = -1;                        // >= 0: setgid/setuid to these in the child
   int run_as_gid = -1;
   bool new_process_group = false;             // setpgid(0, 0): signal the whole group by -pid
+  std::string netns;                          // non-empty: a network namespace file (/run/netns/NAME)
+                                              // the child enters (setns) before it drops privileges
 };
 
 // The uid and gid of an OS user, e.g. "postgres".

@@ -60,7 +60,8 @@ void ClusterManager::report(const std::string& type, const std::string& reason, 
 
 void ClusterManager::publish(const char* which, const Json& decision) {
   Json d = decision;
-  d.erase("oldPrimaryFencedAt");  // local detail (state.json)
+  d.erase("oldPrimaryFencedAt");  // local details (state.json)
+  d.erase("promotedAt");
   d["time"] = core::rfc3339_now();
   Json ha = {{"failovers", failovers_}, {which, d}};
   // Best effort (the API may be down), but a refusal is worth saying.
@@ -301,6 +302,7 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   }
   core::Failpoints::global().fire("after:cm-promote");
   auto promoted = Clock::now();
+  std::string promoted_at = core::rfc3339_now_micros();
   primary_ = chosen;
   lease_wait_.reset();
   if (auto st = rt_.probe(c_, chosen, 1000ms, {true, lease_, term_})) term_ = std::max(term_, st->term);
@@ -314,7 +316,7 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   int64_t rto = detected == Clock::time_point{} ? 0 : ms(promoted - detected);
   last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
                     {"message", d.message}, {"candidates", candidates_json(d)}, {"detectedToPromotedMs", rto},
-                    {"oldPrimaryFencedAt", fenced_at}, {"term", term_}};
+                    {"oldPrimaryFencedAt", fenced_at}, {"promotedAt", promoted_at}, {"term", term_}};
   last_reason_ = "FailedOver";
   save_state();
   // 3. Everyone else follows the new primary; the old one is rewound when it can be.

@@ -225,7 +225,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     if (port < 1 || port > 65535) return json_error(400, "primaryPort: must be 1..65535");
     std::string slot = b.contains("slot") && b["slot"].is_string() ? b["slot"].get<std::string>() : "";
     if (!valid_slot(slot)) return json_error(400, "slot: required, [a-z0-9_]{1,63}");
-    if (port == cfg_.port && (host == "127.0.0.1" || host == "localhost")) return json_error(400, "primaryPort: that is this instance");
+    if (port == cfg_.port && (host == cfg_.host || host == "127.0.0.1" || host == "localhost")) return json_error(400, "primaryPort: that is this instance");
     std::lock_guard<std::mutex> lock(mu_);
     Config next = cfg_;
     next.role = "replica";
@@ -289,7 +289,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
 }
 
 bool Manager::serve() {
-  if (auto st = http_.listen(cfg_.api_port); !st) {
+  if (auto st = http_.listen(cfg_.host, cfg_.api_port); !st) {
     core::log_error("instance", st.error().message);
     return false;
   }

@@ -7,6 +7,8 @@ namespace polarstack::instance {
 core::Json Config::to_json() const {
   core::Json j = {{"name", name}, {"cluster", cluster}, {"role", role}, {"port", port}, {"apiPort", api_port},
           {"primaryHost", primary_host}, {"primaryPort", primary_port}, {"slot", slot}, {"parameters", parameters}};
+  if (host != "127.0.0.1") j["host"] = host;
+  if (!peer_network.empty()) j["peerNetwork"] = peer_network;
   if (fenced) j["fenced"] = true;
   if (!fenced_lsn.empty()) j["fencedLsn"] = fenced_lsn;
   if (!sync_standbys.empty()) {
@@ -26,6 +28,8 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.role = j.at("role").get<std::string>();
     c.port = j.at("port").get<int>();
     c.api_port = j.at("apiPort").get<int>();
+    c.host = j.value("host", "127.0.0.1");
+    c.peer_network = j.value("peerNetwork", "");
     c.primary_host = j.value("primaryHost", "127.0.0.1");
     c.primary_port = j.value("primaryPort", 0);
     c.slot = j.value("slot", "");
@@ -36,6 +40,11 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.sync_k = j.value("syncK", 0);
     c.term = j.value("term", uint64_t{0});
     c.detached = j.value("detached", false);
+    auto ipv4ish = [](const std::string& v, bool cidr) { return !v.empty() && v.find_first_not_of(cidr ? "0123456789./" : "0123456789.") == std::string::npos; };
+    if (!ipv4ish(c.host, false)) return core::fail(core::Code::kInvalid, "host: must be an IPv4 address, got \"" + c.host + "\"");
+    if (!c.peer_network.empty() && !ipv4ish(c.peer_network, true)) {
+      return core::fail(core::Code::kInvalid, "peerNetwork: must be an IPv4 network like 10.77.0.0/24, got \"" + c.peer_network + "\"");
+    }
     if (c.role != "primary" && c.role != "replica") return core::fail(core::Code::kInvalid, "role: must be primary or replica");
     if (c.role == "replica" && (c.primary_port <= 0 || c.slot.empty())) {
       return core::fail(core::Code::kInvalid, "a replica needs primaryPort and slot");

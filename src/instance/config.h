@@ -30,8 +30,10 @@ struct Config {
   std::string cluster;    // "namespace/name"
   std::string role;       // "primary" (bootstrapped by initdb) or "replica" (pg_basebackup); the manager
                           // rewrites it when it is promoted or told to follow another primary
-  int port = 0;           // PostgreSQL port on 127.0.0.1
-  int api_port = 0;       // instance API port on 127.0.0.1
+  int port = 0;           // PostgreSQL port on `host`
+  int api_port = 0;       // instance API port on `host`
+  std::string host = "127.0.0.1";  // the address it listens on: its node's (runtime/local/netns.h)
+  std::string peer_network;        // "x.y.z.0/24": where its peers connect from (a node network), or empty
   std::string primary_host = "127.0.0.1";
   int primary_port = 0;   // replica: where to clone from and stream from
   std::string slot;       // replica: physical replication slot on the primary

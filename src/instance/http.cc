@@ -83,7 +83,7 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 HttpServer::~HttpServer() { stop(); }
 
-core::Status HttpServer::listen(int port) {
+core::Status HttpServer::listen(const std::string& host, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return core::fail(core::Code::kInternal, std::string("socket: ") + std::strerror(errno));
   int one = 1;
@@ -91,11 +91,14 @@ core::Status HttpServer::listen(int port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+    ::close(fd);
+    return core::fail(core::Code::kInvalid, "cannot listen on \"" + host + "\": not an IPv4 address");
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
     std::string e = std::strerror(errno);
     ::close(fd);
-    return core::fail(core::Code::kUnavailable, "cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + e);
+    return core::fail(core::Code::kUnavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": " + e);
   }
   listen_fd_ = fd;
   return {};

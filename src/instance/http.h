@@ -34,8 +34,8 @@ class HttpServer {
  public:
   explicit HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
   ~HttpServer();
-  // Binds and listens on 127.0.0.1:port.
-  core::Status listen(int port);
+  // Binds and listens on host:port (an IPv4 address: 127.0.0.1, or a node's own).
+  core::Status listen(const std::string& host, int port);
   // Accepts until stop(); each connection on its own thread.
   void serve();
   // Stops accepting; waits up to a second for open requests to finish.

@@ -136,7 +136,7 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   std::string c = "# Managed by polarstack; rewritten on every start. Do not edit.\n";
   auto set = [&](const std::string& k, const std::string& v) { c += k + " = " + conf_quote(v) + "\n"; };
   for (const auto& [k, v] : cfg.parameters) set(k, v);
-  set("listen_addresses", "127.0.0.1");
+  set("listen_addresses", cfg.host);
   set("port", std::to_string(cfg.port));
   set("unix_socket_directories", paths.run());
   set("wal_level", "replica");
@@ -174,6 +174,10 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
       "local   replication  all                        scram-sha-256\n"
       "host    all          all         127.0.0.1/32   scram-sha-256\n"
       "host    replication  all         127.0.0.1/32   scram-sha-256\n";
+  if (!cfg.peer_network.empty()) {  // a node network (runtime/local/netns.h): peers, the control plane
+    hba += "host    all          all         " + cfg.peer_network + "   scram-sha-256\n"
+           "host    replication  all         " + cfg.peer_network + "   scram-sha-256\n";
+  }
   if (auto st = core::write_file_atomic(paths.data() + "/pg_hba.conf", hba); !st) return st;
   std::string ident = "# Managed by polarstack; rewritten on every start. Do not edit.\npolarstack  \"" + os_user +
                       "\"  " + kSuperuser + "\n";

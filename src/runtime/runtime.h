@@ -39,6 +39,7 @@ struct InstanceInfo {
   int port = 0;             // PostgreSQL
   int api_port = 0;         // instance manager
   bool manager_running = false;
+  std::string host = "127.0.0.1";  // the address both listen on (its node's)
 };
 
 // What the instance manager reports (asked each time).

@@ -3,12 +3,15 @@
 // Create, kill -9 of a reader's postmaster, and bad input. Bounded waits only.
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -20,6 +23,7 @@
 
 #include "core/base64.h"
 #include "core/files.h"
+#include "core/time.h"
 #include "engine/pg.h"
 #include "runtime/local/local_runtime.h"
 #include "runtime/local/redirect.h"
@@ -81,9 +85,12 @@ struct Cluster {
     }
     return out;
   }
-  core::Result<engine::Connection> connect(int port) const {
-    return engine::Connection::open({{"host", "127.0.0.1"}, {"port", std::to_string(port)}, {"user", "postgres"},
-                                     {"password", password()}, {"dbname", "postgres"}});
+  core::Result<engine::Connection> connect(int port, const std::string& host = "127.0.0.1") const {
+    return connect_as_superuser(port, host, password());
+  }
+  static core::Result<engine::Connection> connect_as_superuser(int port, const std::string& host, const std::string& password) {
+    return engine::Connection::open({{"host", host}, {"port", std::to_string(port)}, {"user", "postgres"},
+                                     {"password", password}, {"dbname", "postgres"}});
   }
   // The first value of `sql` on `port` ("" on any error).
   std::string value(int port, const std::string& sql) const {
@@ -548,9 +555,13 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
 }
 
 // A writer through the read-write endpoint that records every acknowledged commit.
+// Commits a row every ~10 ms to `port` on `host`, reconnecting on errors, and records
+// every acknowledged id. With `netns` (a network namespace file), from inside that
+// namespace (setns applies to the writer's thread only).
 class Writer {
  public:
-  Writer(const Cluster& c, int port) : c_(c), port_(port), thread_([this] { loop(); }) {}
+  Writer(const Cluster& c, int port, std::string host = "127.0.0.1", std::string netns = "", int first_id = 1)
+      : c_(c), port_(port), first_id_(first_id), host_(std::move(host)), netns_(std::move(netns)), thread_([this] { loop(); }) {}
   ~Writer() { stop(); }
   void stop() {
     stop_ = true;
@@ -561,19 +572,46 @@ class Writer {
     return acked_;
   }
   int failures() const { return failures_.load(); }
+  // When the last commit was acknowledged (the epoch if none was).
+  std::chrono::steady_clock::time_point last_ack() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_ack_;
+  }
+  std::chrono::system_clock::time_point last_ack_wall() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_ack_wall_;
+  }
+  bool in_netns() const { return entered_.load(); }
+  std::string last_error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_error_;
+  }
 
  private:
   void loop() {
+    const std::string password = c_.password();  // from the API server: before leaving its network
+    if (!netns_.empty()) {
+      int fd = ::open(netns_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {  // in_netns() stays false
+        set_error("cannot enter " + netns_ + ": " + std::strerror(errno));
+        return;
+      }
+      ::close(fd);
+      entered_ = true;
+    }
     std::optional<engine::Connection> conn;
-    for (int id = 1; !stop_.load(); ++id) {
+    for (int id = first_id_; !stop_.load(); ++id) {
       if (!conn || !conn->ok()) {
-        auto cn = c_.connect(port_);
+        auto cn = Cluster::connect_as_superuser(port_, host_, password);
         conn.reset();
         if (cn) conn = std::move(*cn);
+        else set_error(cn.error().message);
       }
       if (conn && conn->exec("insert into w values ($1)", {std::to_string(id)})) {
         std::lock_guard<std::mutex> lock(mu_);
         acked_.push_back(id);
+        last_ack_ = std::chrono::steady_clock::now();
+        last_ack_wall_ = std::chrono::system_clock::now();
       } else {
         ++failures_;
         conn.reset();
@@ -582,7 +620,16 @@ class Writer {
     }
   }
   const Cluster& c_;
-  int port_;
+  int port_, first_id_;
+  std::string host_, netns_;
+  std::atomic<bool> entered_{false};
+  std::chrono::steady_clock::time_point last_ack_{};
+  std::chrono::system_clock::time_point last_ack_wall_{};
+  std::string last_error_;
+  void set_error(const std::string& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = e;
+  }
   std::atomic<bool> stop_{false};
   std::atomic<int> failures_{0};
   std::mutex mu_;
@@ -726,8 +773,15 @@ int postmaster_of(const Cluster& c, int port) {
 
 // Instances (by port) that accept writes now.
 int writable(const Cluster& c, const std::map<std::string, int>& ports) {
+  std::map<std::string, std::string> hosts;  // instances on a node of their own network listen there
+  for (const auto& i : c.instances()) hosts[i.value("name", "")] = i.value("host", "127.0.0.1");
   int n = 0;
-  for (const auto& [name, p] : ports) n += c.value(p, "select pg_is_in_recovery()") == "f" ? 1 : 0;
+  for (const auto& [name, p] : ports) {
+    auto conn = c.connect(p, hosts.count(name) && !hosts[name].empty() ? hosts[name] : "127.0.0.1");
+    if (!conn) continue;
+    auto rows = conn->query("select pg_is_in_recovery()");
+    n += rows && !rows->empty() && (*rows)[0][0] && *(*rows)[0][0] == "f" ? 1 : 0;
+  }
   return n;
 }
 
@@ -1138,6 +1192,133 @@ TEST(HaTest, FrozenPrimaryNodeIsFailedOverOnceItsLeaseRunsOut) {
   EXPECT_EQ(writable(c, ports), 1);
   EXPECT_GT(instance_json(server, "fz", next).value("term", uint64_t{0}), term_before);
 }
+
+// A real network partition: three local nodes, each in a network namespace of its own
+// (runtime/local/netns.h), one instance on each; the Cluster Manager, the endpoint proxy
+// and this test in the host's. Cutting the primary's node off (its link down) leaves it
+// running but unreachable: a session inside its namespace, connected straight to it,
+// stops being able to commit within the lease; the CM waits the lease out and promotes a
+// reader on another node; writes through the read-write endpoint resume there. After
+// healing, the old primary rejoins as a replica and exactly one instance accepts writes.
+// In sync mode no commit acknowledged by either writer is lost.
+struct PartitionCase {
+  std::string mode, prefix, network;  // network: the nodes' x.y.z
+  friend void PrintTo(const PartitionCase& pc, std::ostream* os) { *os << pc.mode; }
+};
+class PartitionTest : public ::testing::TestWithParam<PartitionCase> {};
+
+// Runs `ip <args>`; true on success.
+bool ip_cmd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/sbin/ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = core::run(argv, 10s);
+  return r && r->exit_code == 0;
+}
+
+TEST_P(PartitionTest, CutOffPrimaryNodeStopsCommittingWithinTheLeaseAndRejoins) {
+  if (::geteuid() != 0 || ::access("/usr/sbin/ip", X_OK) != 0) GTEST_SKIP() << "network namespaces need root and iproute2";
+  const PartitionCase pc = GetParam();
+  std::vector<std::string> args, nodes;
+  for (int i = 1; i <= 3; ++i) {
+    nodes.push_back(pc.prefix + std::to_string(i));
+    args.insert(args.end(), {"--node", nodes.back() + "=" + std::to_string(23000 + 100 * i) + "-" + std::to_string(23099 + 100 * i) +
+                                           "@" + pc.network + "." + std::to_string(1 + i)});
+  }
+  std::string cname = pc.prefix + "c";
+  // Whatever happens, the links come back up (stop --all then removes the namespaces).
+  struct Heal {
+    std::vector<std::string> links;
+    ~Heal() { for (const auto& l : links) ip_cmd({"link", "set", l, "up"}); }
+  } heal;
+  ServerProcess server("", kClusters, args);
+  ASSERT_TRUE(core::file_exists("/run/netns/polarstack-" + nodes[0])) << core::read_file(server.home() + "/server.log").value_or("");
+  Cluster c{server, cname};
+  std::string extra = "  ha:\n    leaseMs: 2000\n    failureTimeoutMs: 1000\n";
+  if (pc.mode == "sync") extra += "  replication:\n    mode: sync\n    syncReplicas: 1\n";
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("p.yaml", cluster_yaml(cname, 2, extra))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  Cm cm(server, cname);
+  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.standing_by() == 2 && (pc.mode != "sync" || cm.state().value("syncK", 0) == 1); }, 60s))
+      << cm.state().dump(1);
+  // One instance per node, each on its node's address.
+  std::map<std::string, std::string> node_of, host_of;
+  std::set<std::string> used;
+  for (const auto& i : c.instances()) {
+    node_of[i.value("name", "")] = i.value("node", "");
+    host_of[i.value("name", "")] = i.value("host", "");
+    used.insert(i.value("node", ""));
+    EXPECT_EQ(i.value("host", "").rfind(pc.network + ".", 0), 0u) << i.dump();
+  }
+  ASSERT_EQ(used.size(), 3u) << c.instances().dump(1);
+  std::string old = core::string_at(c.get(), "status.currentPrimary");
+  ASSERT_FALSE(old.empty());
+  auto ports = ports_of(c);
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
+  // Two writers: one in the host's namespace through the endpoint (ids 1..), one inside
+  // the primary's node straight to it (ids from 10,000,000: no clash).
+  Writer through(c, rw);
+  ASSERT_TRUE(wait_until([&] { return through.acknowledged().size() >= 20; }, 60s));
+  Writer inside(c, ports[old], host_of[old], "/run/netns/polarstack-" + node_of[old], 10'000'000);
+  ASSERT_TRUE(wait_until([&] { return inside.acknowledged().size() >= 20; }, 60s)) << "no commits from inside the node: " << inside.last_error() << (inside.in_netns() ? "" : " (not in the namespace)");
+  ASSERT_TRUE(inside.in_netns());
+
+  std::string link = "ps-" + node_of[old];
+  heal.links.push_back(link);
+  ASSERT_TRUE(ip_cmd({"link", "set", link, "down"}));
+  auto cut = std::chrono::steady_clock::now();
+  // A new primary on another node, promoted only after the old one's lease ran out.
+  std::string next;
+  ASSERT_TRUE(wait_until([&] {
+    next = cm.state().value("primary", "");
+    return !next.empty() && next != old;
+  }, 60s)) << cm.state().dump(1);
+  EXPECT_EQ(core::string_at(cm.state(), "lastFailover.oldPrimaryFencedAt"), "lease expired (" + old + " unreachable)")
+      << cm.state().dump(1);
+  EXPECT_TRUE(wait_until([&] { return c.value(rw, "select inet_server_port()") == std::to_string(ports[next]); }, 30s))
+      << "the read-write endpoint did not follow";
+  size_t through_at = through.acknowledged().size();
+  EXPECT_TRUE(wait_until([&] { return through.acknowledged().size() > through_at + 10; }, 60s)) << "writes did not resume";
+  // The cut-off primary: nothing acknowledged inside its node later than the lease allows.
+  auto last = inside.last_ack();
+  auto after_cut = std::chrono::duration_cast<std::chrono::milliseconds>(last - cut).count();
+  std::printf("[%s] partitioned primary: last commit inside its node %lld ms after the cut (lease 2000 ms); "
+              "new primary %s; %d failed attempts inside since\n",
+              pc.mode.c_str(), static_cast<long long>(after_cut), next.c_str(), inside.failures());
+  EXPECT_LT(after_cut, 2000) << "it kept committing after its lease";
+  // Never two writers: the old primary's last commit came before the new one was promoted.
+  auto promoted = core::parse_rfc3339(core::string_at(cm.state(), "lastFailover.promotedAt"));
+  ASSERT_TRUE(promoted) << cm.state().dump(1);
+  auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(*promoted - inside.last_ack_wall()).count();
+  std::printf("[%s] the new primary was promoted %lld ms after the old one's last commit\n", pc.mode.c_str(),
+              static_cast<long long>(margin));
+  EXPECT_GT(margin, 0) << "two primaries accepted writes at once";
+  size_t inside_at = inside.acknowledged().size();
+
+  ASSERT_TRUE(ip_cmd({"link", "set", link, "up"}));
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, next); }, 120s)) << c.get().dump(1);
+  EXPECT_EQ(role_of(c.instances(), old), "replica");
+  EXPECT_EQ(inside.acknowledged().size(), inside_at) << "the old primary committed after the cut was healed";
+  through.stop();
+  inside.stop();
+  EXPECT_EQ(writable(c, ports), 1);
+  auto acked = through.acknowledged();
+  std::string present = count_present(c, rw, acked);
+  auto inside_acked = inside.acknowledged();
+  std::string list;
+  for (int id : inside_acked) list += (list.empty() ? "" : ",") + std::to_string(id);
+  std::string inside_present = c.value(rw, "select count(*) from w where id = any('{" + list + "}'::int[])");
+  std::printf("[%s] acknowledged: %zu through the endpoint (%s present), %zu inside the node (%s present)\n", pc.mode.c_str(),
+              acked.size(), present.c_str(), inside_acked.size(), inside_present.c_str());
+  if (pc.mode == "sync") {
+    EXPECT_EQ(present, std::to_string(acked.size())) << "acknowledged commits were lost";
+    EXPECT_EQ(inside_present, std::to_string(inside_acked.size())) << "commits acknowledged by the old primary were lost";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(HaTest, PartitionTest,
+                         ::testing::Values(PartitionCase{"async", "pa", "10.78.1"}, PartitionCase{"sync", "ps", "10.78.2"}),
+                         [](const auto& info) { return info.param.mode; });
 
 // Bad input changes nothing: no operation, no database.
 TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {

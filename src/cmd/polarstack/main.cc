@@ -42,8 +42,11 @@ commands:
              --operation-history N   finished PolarDBOperations kept per cluster (default 20)
              --data-root DIR   where databases live (default /var/lib/polarstack as root,
                                else HOME/data); must be reachable by the postgres user as root
-             --node NAME=LOW-HIGH[:/root]   a local node and its port range; repeatable
-                               (default local-1=20000-20999)
+             --node NAME=LOW-HIGH[@ADDRESS][:/root]   a local node and its port range;
+                               repeatable (default local-1=20000-20999); @ADDRESS (root
+                               only): the node gets a network namespace of its own with
+                               that IPv4 address, all such nodes in one /24
+                               (docs/architecture.md, "Node networks")
              --endpoint-mode auto|redirect|relay   how endpoints reach the databases:
                                a kernel redirect (nftables, root only), the proxy's
                                relay, or redirect when possible (default auto;

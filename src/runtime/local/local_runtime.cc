@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/process.h"
 #include "instance/config.h"
+#include "runtime/local/netns.h"
 #include "runtime/local/redirect.h"
 
 namespace polarstack::runtime::local {
@@ -56,14 +57,17 @@ std::string slot_name(const std::string& instance) {
 }  // namespace
 
 core::Result<Node> parse_node(const std::string& text) {
-  static const std::regex re("^([a-z0-9]([-a-z0-9]*[a-z0-9])?)=([0-9]+)-([0-9]+)(:(/.*))?$");
+  static const std::regex re("^([a-z0-9]([-a-z0-9]*[a-z0-9])?)=([0-9]{1,5})-([0-9]{1,5})(@([^:]*))?(:(/.*))?$");
   std::smatch m;
   if (!std::regex_match(text, m, re)) {
-    return core::fail(Code::kInvalid, "--node: expected NAME=LOW-HIGH[:/root], got \"" + text + "\"");
+    return core::fail(Code::kInvalid, "--node: expected NAME=LOW-HIGH[@ADDRESS][:/root], got \"" + text + "\"");
   }
-  Node n{m[1], m[6], std::stoi(m[3]), std::stoi(m[4])};
+  Node n{m[1], m[8], std::stoi(m[3]), std::stoi(m[4]), m[6]};
   if (n.port_min < 1024 || n.port_max > 65535 || n.port_min > n.port_max) {
     return core::fail(Code::kInvalid, "--node " + n.name + ": ports must be a range within 1024-65535");
+  }
+  if (m[5].matched) {
+    if (auto why = check_node_address(n.name, n.address); !why.empty()) return core::fail(Code::kInvalid, "--node " + n.name + ": " + why);
   }
   return n;
 }
@@ -84,11 +88,25 @@ core::Result<std::unique_ptr<LocalRuntime>> LocalRuntime::open(Options opts) {
     rt->pg_uid_ = ids->uid;
     rt->pg_gid_ = ids->gid;
   }
+  std::string network;
+  std::map<std::string, std::string> addresses;
+  for (const auto& n : rt->opts_.nodes) {
+    if (n.address.empty()) continue;
+    if (!network.empty() && network_of(n.address) != network) {
+      return core::fail(Code::kInvalid, "node " + n.name + ": every node with an address must be in one /24 network (" +
+                                            network + "), got " + n.address);
+    }
+    network = network_of(n.address);
+    if (!addresses.emplace(n.address, n.name).second) {
+      return core::fail(Code::kInvalid, "nodes " + addresses[n.address] + " and " + n.name + " have the same address " + n.address);
+    }
+  }
   for (const auto& d : {rt->opts_.data_root, rt->opts_.data_root + "/nodes"}) {
     if (auto st = rt->prepare_dir(d, false); !st) return std::unexpected(st.error());
   }
   for (const auto& n : rt->opts_.nodes) {
     if (auto st = rt->prepare_dir(rt->node_root(n), false); !st) return std::unexpected(st.error());
+    if (auto st = ensure_node_network(n); !st) return std::unexpected(st.error());
   }
   return rt;
 }
@@ -149,13 +167,13 @@ core::Result<InstanceInfo> LocalRuntime::info_of(const std::string& dir, const s
   instance::Paths paths{dir};
   auto cfg = instance::load_config(paths);
   if (!cfg) return std::unexpected(cfg.error());
-  InstanceInfo info{cfg->name, cfg->role, node, cfg->port, cfg->api_port, false};
+  InstanceInfo info{cfg->name, cfg->role, node, cfg->port, cfg->api_port, false, cfg->host};
   info.manager_running = daemon_pid(paths.pid(), "instance", dir) > 0;
   return info;
 }
 
 core::Status LocalRuntime::start_daemon(const std::string& dir, const std::vector<std::string>& args, bool as_postgres,
-                                        const std::string& log) {
+                                        const std::string& log, const Node* node) {
   core::SpawnOptions o;
   o.argv = {opts_.self_exe};
   if (!args.empty() && args[0] == "instance") {
@@ -167,6 +185,13 @@ core::Status LocalRuntime::start_daemon(const std::string& dir, const std::vecto
   }
   o.stdout_path = log;
   o.cwd = dir;
+  if (node && !node->address.empty()) {
+    // An instance on a node of its own network: started inside the node's namespace.
+    if (!core::file_exists(netns_path(node->name))) {
+      if (auto st = ensure_node_network(*node); !st) return st;
+    }
+    o.netns = netns_path(node->name);
+  }
   if (as_postgres && pg_uid_ >= 0) {
     o.run_as_uid = pg_uid_;
     o.run_as_gid = pg_gid_;
@@ -208,6 +233,7 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
       if (pdir.empty()) return core::fail(Code::kNotFound, "primary instance " + spec.primary + " does not exist");
       auto pcfg = instance::load_config({pdir});
       if (!pcfg) return std::unexpected(pcfg.error());
+      cfg.primary_host = pcfg->host;
       cfg.primary_port = pcfg->port;
       cfg.slot = slot_name(spec.name);
     }
@@ -218,6 +244,8 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
     if (!api_port) return std::unexpected(api_port.error());
     cfg.port = *pg_port;
     cfg.api_port = *api_port;
+    cfg.host = node->host();
+    cfg.peer_network = node->address.empty() ? "" : network_of(node->address);
 
     dir = instance_dir(*node, c, spec.name);
     if (auto st = prepare_dir(node_root(*node) + "/" + c.ns + "." + c.name, false); !st) return std::unexpected(st.error());
@@ -245,7 +273,7 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
   auto info = info_of(dir, node->name);
   if (!info) return info;
   if (!info->manager_running) {
-    if (auto st = start_daemon(dir, {"instance", "--dir", dir}, true, dir + "/instance.log"); !st) return std::unexpected(st.error());
+    if (auto st = start_daemon(dir, {"instance", "--dir", dir}, true, dir + "/instance.log", node); !st) return std::unexpected(st.error());
     info->manager_running = true;
   }
   return info;
@@ -285,7 +313,7 @@ core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::
   if (!cfg) return std::unexpected(cfg.error());
   auto token = core::read_secret(cluster_dir(c) + "/secrets/token");
   if (!token) return std::unexpected(token.error());
-  httplib::Client cli("127.0.0.1", cfg->api_port);
+  httplib::Client cli(cfg->host, cfg->api_port);
   auto connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(2));
   cli.set_connection_timeout(connect.count() / 1000, (connect.count() % 1000) * 1000);
   cli.set_read_timeout(timeout.count() / 1000, (timeout.count() % 1000) * 1000);
@@ -446,7 +474,7 @@ core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, 
   auto pcfg = instance::load_config({pdir});
   if (!pcfg) return std::unexpected(pcfg.error());
   if (auto st = ensure_slot(c, primary, name); !st) return st;
-  core::Json body{{"primaryHost", "127.0.0.1"}, {"primaryPort", pcfg->port},
+  core::Json body{{"primaryHost", pcfg->host}, {"primaryPort", pcfg->port},
                   {"slot", slot_name(name)}};
   return post(c, name, "/v1/follow", 5, body.dump());
 }
@@ -560,12 +588,18 @@ int LocalRuntime::stop_all(const Options& opts) {
     ++stopped;
   }
   sweep_redirects();
+  for (const auto& n : opts.nodes) {
+    if (auto st = remove_node_network(n, opts.nodes); !st) core::log_warn("runtime", "node " + n.name + ": " + st.error().message);
+  }
   return stopped;
 }
 
 Json LocalRuntime::options_json(const Options& opts) {
   Json nodes = Json::array();
-  for (const auto& n : opts.nodes) nodes.push_back({{"name", n.name}, {"root", n.root}, {"portMin", n.port_min}, {"portMax", n.port_max}});
+  for (const auto& n : opts.nodes) {
+    nodes.push_back({{"name", n.name}, {"root", n.root}, {"portMin", n.port_min}, {"portMax", n.port_max}});
+    if (!n.address.empty()) nodes.back()["address"] = n.address;
+  }
   return {{"dataRoot", opts.data_root}, {"nodes", nodes}, {"selfExe", opts.self_exe}, {"kubeconfig", opts.kubeconfig},
           {"endpointMode", opts.endpoint_mode}};
 }
@@ -575,7 +609,8 @@ core::Result<Options> LocalRuntime::options_from_json(const Json& j) {
     Options o;
     o.data_root = j.at("dataRoot").get<std::string>();
     for (const auto& n : j.at("nodes")) {
-      o.nodes.push_back({n.at("name").get<std::string>(), n.value("root", ""), n.value("portMin", 0), n.value("portMax", 0)});
+      o.nodes.push_back({n.at("name").get<std::string>(), n.value("root", ""), n.value("portMin", 0), n.value("portMax", 0),
+                         n.value("address", "")});
     }
     o.self_exe = j.value("selfExe", "");
     o.kubeconfig = j.value("kubeconfig", "");

@@ -28,6 +28,9 @@ struct Node {
   std::string name;
   std::string root;    // empty: <data_root>/nodes/<name>
   int port_min = 0, port_max = 0;
+  std::string address;  // empty: 127.0.0.1 in the host's network; else the node's own network
+                        // namespace with this address (runtime/local/netns.h)
+  std::string host() const { return address.empty() ? "127.0.0.1" : address; }
 };
 
 struct Options {
@@ -38,7 +41,7 @@ struct Options {
   std::string endpoint_mode = "auto";  // auto | redirect | relay (proxy.h, redirect.h)
 };
 
-// Parses "name=lo-hi" or "name=lo-hi:/root" (a --node flag).
+// Parses "name=lo-hi[@address][:/root]" (a --node flag).
 core::Result<Node> parse_node(const std::string& text);
 // The default data root: /var/lib/polarstack for root, else $POLARSTACK_HOME/data.
 std::string default_data_root(const std::string& home);
@@ -91,7 +94,7 @@ class LocalRuntime : public Runtime {
   std::string find_instance(const ClusterKey& c, const std::string& name, const Node** node = nullptr) const;
   core::Result<InstanceInfo> info_of(const std::string& dir, const std::string& node);
   core::Status start_daemon(const std::string& dir, const std::vector<std::string>& args, bool as_postgres,
-                            const std::string& log);
+                            const std::string& log, const Node* node = nullptr);
   core::Status prepare_dir(const std::string& dir, bool for_postgres);
   // A per-cluster daemon (`polarstack <sub> --dir <dir>`, config <dir>/<sub>.json):
   // restarted when its config changes, started when it is not running.

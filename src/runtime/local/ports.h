@@ -38,5 +38,7 @@ bool port_bindable(int port);
 int bind_loopback(int port);
 // A TCP connection to 127.0.0.1:port (TCP_NODELAY), or -1.
 int connect_loopback(int port);
+// A TCP connection to host:port (an IPv4 address; TCP_NODELAY), or -1.
+int connect_to(const std::string& host, int port);
 
 }  // namespace polarstack::runtime::local

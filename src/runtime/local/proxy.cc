@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
+#include <set>
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -30,9 +33,12 @@ Routes routes_from_status(const core::Json& cluster) {
   std::string current = core::string_at(cluster, "status.currentPrimary");
   for (const auto& i : *instances) {
     if (!i.value("ready", false) || i.value("port", 0) <= 0) continue;
-    std::string role = i.value("role", "");
-    if (role == "primary" && (current.empty() || i.value("name", "") == current)) r.primary_port = i.value("port", 0);
-    if (role == "replica") r.reader_ports.push_back(i.value("port", 0));
+    std::string role = i.value("role", ""), host = i.value("host", "");
+    int port = i.value("port", 0);
+    bool primary = role == "primary" && (current.empty() || i.value("name", "") == current);
+    if (primary) r.primary_port = port;
+    if (role == "replica") r.reader_ports.push_back(port);
+    if ((primary || role == "replica") && !host.empty() && host != "127.0.0.1") r.hosts[port] = host;
   }
   return r;
 }
@@ -41,6 +47,29 @@ namespace {
 std::mutex routes_mu;
 Routes routes;
 std::atomic<unsigned> next_reader{0};
+
+// The connections being relayed (under routes_mu), so that a change of routes can end
+// those to a target that no longer serves their endpoint: a client of the read-write
+// endpoint still connected to a primary that was replaced (a cut-off node leaves such a
+// session hanging for as long as TCP keeps trying) gets its connection closed and
+// reconnects to the new primary.
+struct Relayed {
+  int client, backend, port;
+  bool read_write;
+};
+std::map<int, Relayed> relayed;  // by client fd
+
+void end_stale_relays(const Routes& r) {
+  std::set<int> readable(r.reader_ports.begin(), r.reader_ports.end());
+  readable.insert(r.primary_port);
+  for (const auto& [fd, rel] : relayed) {
+    bool stale = rel.read_write ? r.primary_port > 0 && rel.port != r.primary_port
+                                : (r.primary_port > 0 || !r.reader_ports.empty()) && !readable.count(rel.port);
+    if (!stale) continue;
+    ::shutdown(rel.client, SHUT_RDWR);  // the relay's poll wakes up and it closes both
+    ::shutdown(rel.backend, SHUT_RDWR);
+  }
+}
 
 int listen_on(int port) {
   int fd = bind_loopback(port);
@@ -79,17 +108,31 @@ void serve(int listener, bool read_write) {
     int one = 1;
     ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     int port;
+    std::string host;
     {
       std::lock_guard<std::mutex> lock(routes_mu);
       port = routes.primary_port;
       if (!read_write && !routes.reader_ports.empty()) {
         port = routes.reader_ports[next_reader++ % routes.reader_ports.size()];
       }
+      host = routes.host_of(port);
     }
-    std::thread([client, port] {
-      int backend = port > 0 ? connect_loopback(port) : -1;
+    std::thread([client, port, host, read_write] {
+      int backend = port > 0 ? connect_to(host, port) : -1;
       if (backend >= 0) {
+        {
+          std::lock_guard<std::mutex> lock(routes_mu);
+          bool current = read_write ? routes.primary_port == port || routes.primary_port == 0
+                                    : std::find(routes.reader_ports.begin(), routes.reader_ports.end(), port) != routes.reader_ports.end() ||
+                                          routes.primary_port == port;
+          if (current) relayed[client] = {client, backend, port, read_write};
+          else ::shutdown(client, SHUT_RDWR);  // the routes changed while it connected
+        }
         relay(client, backend);
+        {
+          std::lock_guard<std::mutex> lock(routes_mu);
+          relayed.erase(client);
+        }
         ::close(backend);
       }
       ::close(client);
@@ -162,12 +205,14 @@ int run_proxy(const std::string& dir) {
       Routes r = deleted ? Routes{} : routes_from_status(obj);
       {
         std::lock_guard<std::mutex> lock(routes_mu);
-        if (r.primary_port == routes.primary_port && r.reader_ports == routes.reader_ports) return;
+        if (r == routes) return;
         routes = r;
+        end_stale_relays(r);
       }
       std::string readers;
-      for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + std::to_string(p);
-      core::log_info("proxy", "routes: read-write -> " + std::to_string(r.primary_port) + ", read-only -> [" + readers +
+      auto target = [&](int p) { return (r.hosts.count(p) ? r.hosts.at(p) + ":" : "") + std::to_string(p); };
+      for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + target(p);
+      core::log_info("proxy", "routes: read-write -> " + target(r.primary_port) + ", read-only -> [" + readers +
                                   "]" + (redirect ? " (kernel redirect)" : ""));
       if (redirect) {
         core::write_file_atomic(script, redirect_script(table, label, rw_port, ro_port, r), 0600);

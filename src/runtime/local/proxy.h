@@ -7,6 +7,7 @@
 // kubeconfig to use.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@ namespace polarstack::runtime::local {
 struct Routes {
   int primary_port = 0;            // 0: no ready primary (connections are refused)
   std::vector<int> reader_ports;   // ready readers
+  // The address of each target above that is not on 127.0.0.1 (an instance on a node of
+  // its own network, runtime/local/netns.h); ports are unique on the machine.
+  std::map<int, std::string> hosts;
+  std::string host_of(int port) const {
+    auto it = hosts.find(port);
+    return it == hosts.end() ? "127.0.0.1" : it->second;
+  }
+  bool operator==(const Routes&) const = default;
 };
 
 // The routes a cluster object's status implies.

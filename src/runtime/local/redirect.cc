@@ -55,6 +55,11 @@ std::string redirect_script(const std::string& table, const std::string& label, 
                   "  chain out {\n    type nat hook output priority -100; policy accept;\n";
   auto rule = [&](int port, const std::vector<int>& targets, const std::string& what) {
     if (port <= 0 || targets.empty()) return;
+    // A target on a node of its own network is not this host's to redirect to: with no
+    // rule, such connections reach the proxy's listener and are relayed.
+    for (int t : targets) {
+      if (routes.hosts.count(t)) return;
+    }
     s += "    ip daddr 127.0.0.1 tcp dport " + std::to_string(port) + " redirect to " + port_target(targets) +
          " comment \"" + label + " " + what + "\"\n";
   };
