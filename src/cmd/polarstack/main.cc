@@ -296,6 +296,12 @@ int main(int argc, char** argv) {
     std::cout << ps::api::crds_yaml();
     return 0;
   }
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
   auto flags = parse_flags(argc, argv);
   if (!flags) {
     std::cerr << "polarstack " << cmd << ": " << flags.error().message << "\n\n" << kUsage;
