@@ -45,20 +45,37 @@ core::Status check_cluster_ports(Store& store, const std::string& ns, const Json
   return {};
 }
 
+core::Status check_cluster_primary(const Json& cluster) {
+  std::string primary = core::string_at(cluster, "spec.primary");
+  if (primary.empty()) return {};
+  std::string name = core::string_at(cluster, "metadata.name");
+  const Json* r = core::find_path(cluster, "spec.readers");
+  int readers = r && r->is_number_integer() ? r->get<int>() : 0;
+  std::string range = name + "-0 .. " + name + "-" + std::to_string(readers);
+  std::string prefix = name + "-", rest = primary.rfind(prefix, 0) == 0 ? primary.substr(prefix.size()) : "";
+  bool number = !rest.empty() && rest.size() <= 3 && rest.find_first_not_of("0123456789") == std::string::npos &&
+                (rest == "0" || rest[0] != '0');
+  if (!number || std::stoi(rest) > readers) {
+    return invalid(cluster, "spec.primary", "must name an instance of this cluster with spec.readers " +
+                                                std::to_string(readers) + " (" + range + "), got \"" + primary + "\"");
+  }
+  return {};
+}
+
 core::Status check_cluster_update(const Json& current, const Json& next) {
   if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};
-  // What this release can change on an existing cluster: readers, storage.retainOnDelete, ha.
+  // What this release can change on an existing cluster: readers, primary, storage.retainOnDelete, ha.
   for (const char* f : {"version", "parameters", "resources", "storage.size", "storage.autoGrow", "replication",
-                        "standby", "primary", "endpoints"}) {
+                        "standby", "endpoints"}) {
     const Json* a = core::find_path(current, std::string("spec.") + f);
     const Json* b = core::find_path(next, std::string("spec.") + f);
     if ((a ? *a : Json()) != (b ? *b : Json())) {
       return invalid(next, std::string("spec.") + f,
-                     "cannot be changed on an existing cluster in this release (only spec.readers, "
+                     "cannot be changed on an existing cluster in this release (only spec.readers, spec.primary, "
                      "spec.storage.retainOnDelete and spec.ha can)");
     }
   }
-  return {};
+  return check_cluster_primary(next);
 }
 
 }  // namespace polarstack::apiserver

@@ -12,5 +12,8 @@ namespace polarstack::apiserver {
 core::Status check_cluster_ports(Store& store, const std::string& ns, const core::Json& cluster);
 // `current` and `next` are whole objects; called for spec writes only.
 core::Status check_cluster_update(const core::Json& current, const core::Json& next);
+// spec.primary, when set, names one of the instances spec.readers implies (<name>-0 ..
+// <name>-<readers>): a switchover to it is planned whenever it changes.
+core::Status check_cluster_primary(const core::Json& cluster);
 
 }  // namespace polarstack::apiserver

@@ -149,6 +149,7 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
   }
   if (rt.ours() && rt.kind == "PolarDBCluster") {
     if (auto st = check_cluster_ports(store_, ns, body); !st) return fail(st.error());
+    if (auto st = check_cluster_primary(body); !st) return fail(st.error());
   }
   std::string name = core::string_at(body, "metadata.name");
   md["uid"] = new_uid();

@@ -10,19 +10,22 @@ using core::Json;
 
 namespace {
 struct Derived {
-  std::string name, type, phase;
+  std::string name, type, phase, target;
   int64_t generation = 0;
   int readers = -1;
 };
 
 bool finished(const std::string& phase) { return phase == "Succeeded" || phase == "Cancelled"; }
+// Still to run or running (Failed is an end too, if not a happy one).
+bool active(const std::string& phase) { return phase.empty() || phase == "Pending" || phase == "Running" || phase == "Waiting"; }
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-Json new_operation(const Json& cluster, const std::string& type, int64_t generation, std::optional<int> readers) {
+Json new_operation(const Json& cluster, const std::string& type, int64_t generation, std::optional<int> readers,
+                   const std::string& target = "") {
   std::string name = core::string_at(cluster, "metadata.name");
   Json op = {{"apiVersion", "polarstack.io/v1"},
              {"kind", "PolarDBOperation"},
@@ -34,6 +37,7 @@ Json new_operation(const Json& cluster, const std::string& type, int64_t generat
                {"annotations", {{kGenerationAnnotation, std::to_string(generation)}}}}},
              {"spec", {{"clusterRef", name}, {"type", type}}}};
   if (readers) op["spec"]["readers"] = *readers;
+  if (!target.empty()) op["spec"]["target"] = target;
   return op;
 }
 }  // namespace
@@ -68,6 +72,7 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
       }
     }
     if (const Json* rr = core::find_path(o, "spec.readers"); rr && rr->is_number_integer()) d.readers = rr->get<int>();
+    d.target = core::string_at(o, "spec.target");
     derived.push_back(d);
   }
   std::sort(derived.begin(), derived.end(), [](const Derived& a, const Derived& b) { return a.generation < b.generation; });
@@ -99,6 +104,23 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     }
     return p;
   }
+  // spec.primary: a Switchover whenever it names another instance than the last derived
+  // Switchover aimed at (none yet: ""), once nothing else derived runs. It is compared
+  // with what was asked, not with the current primary: a failover does not make the
+  // operator move the primary back, and changing other fields re-plans nothing.
+  std::string want = core::string_at(cluster, "spec.primary");
+  const Derived* switchover = nullptr;
+  bool busy = false;
+  for (const auto& d : derived) {
+    if (d.type == "Switchover") switchover = &d;
+    busy = busy || active(d.phase);
+  }
+  std::string asked = switchover ? switchover->target : "";
+  if (!want.empty() && want != asked) {
+    if (!busy && latest->phase == "Succeeded") p.create = new_operation(cluster, "Switchover", generation, std::nullopt, want);
+    return p;
+  }
+  if (!want.empty() && switchover && switchover->phase != "Succeeded") return p;  // not (yet) what the spec says
   // Nothing new to do: the spec is observed once the latest run has succeeded.
   if (latest->phase == "Succeeded") {
     const Json* og = core::find_path(cluster, "status.observedGeneration");

@@ -734,6 +734,28 @@ TEST(ClusterTest, SwitchoverUnderLoadLosesNoAcknowledgedWrite) {
   EXPECT_TRUE(completed);
   std::printf("switchover: %zu commits acknowledged, %d attempts failed while the primary moved twice\n", acked.size(),
               writer.failures());
+
+  // Declaratively: spec.primary names the instance that should be primary; changing it
+  // plans a Switchover (a derived operation), and the spec is observed once it is done.
+  auto refused = server.polarctl({"apply", "-f", server.write("so3.yaml", cluster_yaml("so", 2, "  primary: so-3\n"))});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("spec.primary: must name an instance of this cluster with spec.readers 2 (so-0 .. so-2), got \"so-3\""),
+            std::string::npos) << refused.err;
+  r = server.polarctl({"apply", "-f", server.write("so1.yaml", cluster_yaml("so", 2, "  primary: so-1\n"))});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, "so-1"); }, 120s)) << c.get().dump(1);
+  auto derived = server.client()->get(kube::operations_ref(), "default", "so-switchover-g2");
+  ASSERT_TRUE(derived) << "no derived Switchover";
+  EXPECT_EQ(core::string_at(*derived, "spec.target"), "so-1");
+  EXPECT_TRUE(wait_until([&] {
+    auto o = server.client()->get(kube::operations_ref(), "default", "so-switchover-g2");
+    return o && core::string_at(*o, "status.phase") == "Succeeded" &&
+           c.get().value("status", Json::object()).value("observedGeneration", 0) == 2;
+  }, 60s)) << c.get().dump(1);
+  EXPECT_EQ(c.value(rw, "select inet_server_port()"), std::to_string(port["so-1"]));
+  int primaries = 0;
+  for (const auto& [name, p] : port) primaries += c.value(p, "select pg_is_in_recovery()") == "f" ? 1 : 0;
+  EXPECT_EQ(primaries, 1);
 }
 
 
@@ -1336,6 +1358,9 @@ TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {
        "already used by PolarDBCluster default/taken"},
       {"port low", cluster_yaml("bad4", 1, "  endpoints:\n    readOnlyPort: 80\n"), "spec.endpoints.readOnlyPort",
        "1024 to 65535"},
+      {"primary out of range", cluster_yaml("bad5", 1, "  primary: bad5-2\n"), "spec.primary", "(bad5-0 .. bad5-1), got \"bad5-2\""},
+      {"primary of another cluster", cluster_yaml("bad6", 1, "  primary: taken-0\n"), "spec.primary", "got \"taken-0\""},
+      {"primary not a number", cluster_yaml("bad7", 1, "  primary: bad7-01\n"), "spec.primary", "got \"bad7-01\""},
   };
   for (const auto& tc : cases) {
     SCOPED_TRACE(tc.name);

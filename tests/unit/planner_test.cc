@@ -78,6 +78,58 @@ TEST(PlannerTest, Table) {
   }
 }
 
+// spec.primary: a Switchover to it whenever it changes, one at a time, never to undo a
+// failover; the spec is observed once that Switchover succeeded.
+TEST(PlannerTest, DeclaredPrimary) {
+  auto with_primary = [](Json c, const std::string& p) {
+    c["spec"]["primary"] = p;
+    return c;
+  };
+  auto switchover = [](int64_t generation, const std::string& target, const std::string& phase) {
+    Json o = op("Switchover", generation, 0, phase);
+    o["spec"].erase("readers");
+    o["spec"]["target"] = target;
+    return o;
+  };
+  struct Case {
+    std::string name;
+    Json cluster;
+    std::vector<Json> ops;
+    std::string create_target;  // "" no Switchover planned
+    std::optional<int64_t> observed;
+  };
+  std::vector<Case> cases = {
+      {"set on a running cluster", with_primary(cluster(2, 2, true, false, 1), "c-2"), {op("Create", 1, 2, "Succeeded")}, "c-2", std::nullopt},
+      {"set at creation: after Create", with_primary(cluster(1, 2), "c-1"), {op("Create", 1, 2, "Running")}, "", std::nullopt},
+      {"set at creation, Create done", with_primary(cluster(1, 2), "c-1"), {op("Create", 1, 2, "Succeeded")}, "c-1", std::nullopt},
+      {"switchover running", with_primary(cluster(2, 2), "c-2"), {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Running")}, "", std::nullopt},
+      {"switchover done: observed", with_primary(cluster(2, 2), "c-2"), {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Succeeded")}, "", 2},
+      {"switchover failed: not observed, not retried", with_primary(cluster(2, 2), "c-2"),
+       {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Failed")}, "", std::nullopt},
+      {"changed again", with_primary(cluster(3, 2), "c-0"), {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Succeeded")}, "c-0", std::nullopt},
+      {"another field changed after a failover: no switch back", with_primary(cluster(3, 2, true, false, 2), "c-2"),
+       {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Succeeded")}, "", 3},
+      {"waits for a running ScaleReaders", with_primary(cluster(3, 3), "c-3"),
+       {op("Create", 1, 2, "Succeeded"), op("ScaleReaders", 3, 3, "Running")}, "", std::nullopt},
+      {"after ScaleReaders", with_primary(cluster(3, 3), "c-3"),
+       {op("Create", 1, 2, "Succeeded"), op("ScaleReaders", 3, 3, "Succeeded")}, "c-3", std::nullopt},
+      {"cleared: nothing to do", with_primary(cluster(3, 2, true, false, 2), ""),
+       {op("Create", 1, 2, "Succeeded"), switchover(2, "c-2", "Succeeded")}, "", 3},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    Plan p = plan(tc.cluster, tc.ops);
+    bool is_switchover = p.create && core::string_at(*p.create, "spec.type") == "Switchover";
+    EXPECT_EQ(is_switchover ? core::string_at(*p.create, "spec.target") : "", tc.create_target);
+    if (p.create && !is_switchover) ADD_FAILURE() << "planned " << p.create->dump();
+    EXPECT_EQ(p.observed_generation, tc.observed);
+    if (is_switchover) {
+      EXPECT_EQ(core::string_at(*p.create, "metadata.name"),
+                "c-switchover-g" + std::to_string(tc.cluster["metadata"]["generation"].get<int64_t>()));
+    }
+  }
+}
+
 TEST(PlannerTest, InstanceNumbers) {
   EXPECT_EQ(instance_number("c", "c-0"), 0);
   EXPECT_EQ(instance_number("c", "c-12"), 12);
