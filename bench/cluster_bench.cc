@@ -3,7 +3,7 @@
 //   2. adding one reader to a database of --scale pgbench units (70 ~ 1 GB) vs a bare
 //      pg_basebackup of it (target ratio <= 1.15)
 //   3. pgbench -S through the read-write endpoint vs directly on the primary (target >= 0.9)
-//   4. RSS and idle CPU of the server, each instance manager and the proxy
+//   4. RSS and idle CPU of the server, each instance manager, the proxy and the Cluster Manager
 // Usage: cluster_bench [--scale N] [--seconds S]
 #include <signal.h>
 #include <sys/stat.h>
@@ -171,17 +171,18 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, pid_t>> procs = {{"server", server.pid()}};
   for (const auto& e : std::filesystem::recursive_directory_iterator(server.home() + "/data")) {
     std::string f = e.path().filename();
-    if (f != "instance.pid" && f != "proxy.pid") continue;
+    if (f != "instance.pid" && f != "proxy.pid" && f != "cm.pid") continue;
     auto text = ps::core::read_file(e.path());
-    if (text) procs.push_back({e.path().parent_path().filename().string() + (f == "proxy.pid" ? " (proxy)" : " (manager)"),
-                               static_cast<pid_t>(std::atol(text->c_str()))});
+    std::string label = f == "cm.pid" ? e.path().parent_path().parent_path().filename().string() + " (cluster manager)"
+                        : e.path().parent_path().filename().string() + (f == "proxy.pid" ? " (proxy)" : " (manager)");
+    if (text) procs.push_back({label, static_cast<pid_t>(std::atol(text->c_str()))});
   }
   std::vector<double> before;
   for (auto& [n, p] : procs) before.push_back(cpu_seconds(p));
   std::this_thread::sleep_for(5s);  // measuring idle CPU over a fixed window
   for (size_t i = 0; i < procs.size(); ++i) {
     auto [pss, priv] = pss_private_kib(procs[i].second);
-    std::printf("  %-22s RSS %6.1f MB (PSS %5.1f MB, private %5.1f MB), idle CPU %.2f%%\n", procs[i].first.c_str(),
+    std::printf("  %-30s RSS %6.1f MB (PSS %5.1f MB, private %5.1f MB), idle CPU %.2f%%\n", procs[i].first.c_str(),
                 static_cast<double>(ps::core::rss_kib(procs[i].second)) / 1024.0, static_cast<double>(pss) / 1024.0,
                 static_cast<double>(priv) / 1024.0, 100.0 * (cpu_seconds(procs[i].second) - before[i]) / 5.0);
   }

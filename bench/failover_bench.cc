@@ -15,8 +15,11 @@
 #include <csignal>
 #include <thread>
 
+#include <unistd.h>
+
 #include "core/base64.h"
 #include "core/files.h"
+#include "core/process.h"
 #include "engine/pg.h"
 #include "support/harness.h"
 
@@ -26,14 +29,14 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-ps::core::Json cluster(const ServerProcess& s) {
-  auto c = s.client()->get(ps::kube::clusters_ref(), "default", "fo");
+ps::core::Json cluster(const ServerProcess& s, const std::string& name = "fo") {
+  auto c = s.client()->get(ps::kube::clusters_ref(), "default", name);
   return c ? *c : ps::core::Json();
 }
 // Running with `primary` (any, if empty) as the one primary and every instance ready, all
 // read from one status.
-bool settled(const ServerProcess& s, const std::string& primary) {
-  auto c = cluster(s);
+bool settled(const ServerProcess& s, const std::string& primary, const std::string& name = "fo") {
+  auto c = cluster(s, name);
   if (ps::core::string_at(c, "status.phase") != "Running") return false;
   if (!primary.empty() && ps::core::string_at(c, "status.currentPrimary") != primary) return false;
   const auto* is = ps::core::find_path(c, "status.instances");
@@ -111,11 +114,108 @@ void print_stats(const char* what, std::vector<double> v) {
 }
 }  // namespace
 
+// The conninfo of `name`'s read-write endpoint with the superuser's password.
+std::map<std::string, std::string> endpoint_conninfo(const ServerProcess& server, const std::string& name) {
+  std::string ep = ps::core::string_at(cluster(server, name), "status.endpoints.readWrite");
+  auto secret = server.client()->get(ps::kube::secrets_ref(), "default", name + "-superuser");
+  std::string pw = secret ? ps::core::base64_decode(ps::core::string_at(*secret, "data.password")).value_or("") : "";
+  return {{"host", "127.0.0.1"}, {"port", ep.substr(ep.rfind(':') + 1)}, {"user", "postgres"}, {"password", pw}, {"dbname", "postgres"}};
+}
+
+bool run_ip(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/sbin/ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = ps::core::run(argv, 10s);
+  return r && r->exit_code == 0;
+}
+
+// Network partition (root only): a second server whose three nodes each live in a
+// network namespace of their own (one instance per node); each run cuts the primary's
+// node off (its link down) until another is primary, then heals it and waits for the
+// old primary to rejoin. The Cluster Manager cannot fence what it cannot reach: it waits
+// out the old primary's lease (spec.ha.leaseMs, default 3000) before promoting.
+std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* lost) {
+  std::vector<std::string> args;
+  for (int i = 1; i <= 3; ++i) {
+    args.insert(args.end(), {"--node", "fb" + std::to_string(i) + "=" + std::to_string(24000 + 100 * i) + "-" +
+                                           std::to_string(24099 + 100 * i) + "@10.79.0." + std::to_string(1 + i)});
+  }
+  std::vector<std::string> cut_links;
+  struct Heal {
+    std::vector<std::string>& links;
+    ~Heal() { for (const auto& l : links) run_ip({"link", "set", l, "up"}); }
+  } heal{cut_links};
+  ServerProcess server("", {{"POLARSTACK_CLUSTER_CONTROLLER", "on"}}, args);
+  server.polarctl({"apply", "-f", server.write("fp.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n"
+                                                          "  name: fp\nspec:\n  readers: 2\n")});
+  if (!wait_until([&] { return settled(server, "", "fp"); }, 300s)) {
+    std::fprintf(stderr, "partition cluster did not become Ready\n");
+    return std::nullopt;
+  }
+  auto conninfo = endpoint_conninfo(server, "fp");
+  {
+    std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
+    auto conn = ps::engine::Connection::open(p);
+    if (!conn || !conn->exec("create table w (id int primary key)")) return std::nullopt;
+  }
+  Writer writer(conninfo);
+  std::this_thread::sleep_for(2s);  // the load runs before the first measurement
+  std::vector<double> gaps;
+  for (int r = 0; r < runs; ++r) {
+    wait_until([&] {
+      auto t = ps::core::read_file(server.home() + "/data/clusters/default.fp/cm/state.json");
+      auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
+      return settled(server, "", "fp") && j && j->is_object() && j->value("standingBy", ps::core::Json::array()).size() == 2;
+    }, 120s);
+    auto now = cluster(server, "fp");
+    std::string old = ps::core::string_at(now, "status.currentPrimary"), node;
+    for (const auto& i : *ps::core::find_path(now, "status.instances")) node = i.value("name", "") == old ? i.value("node", "") : node;
+    std::string link = "ps-" + node;
+    cut_links.push_back(link);
+    auto t0 = Clock::now();
+    if (!run_ip({"link", "set", link, "down"})) return std::nullopt;
+    bool moved = wait_until([&] {
+      std::string p = ps::core::string_at(cluster(server, "fp"), "status.currentPrimary");
+      return !p.empty() && p != old;
+    }, 120s);
+    auto t1 = Clock::now();
+    bool acked_after = wait_until([&] {
+      auto a = writer.acks();
+      return !a.empty() && a.back().at > t1;
+    }, 60s);
+    run_ip({"link", "set", link, "up"});
+    cut_links.pop_back();
+    if (!moved || !acked_after) {
+      std::fprintf(stderr, "no failover after cutting off %s (node %s)\n", old.c_str(), node.c_str());
+      return std::nullopt;
+    }
+    gaps.push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
+  }
+  wait_until([&] { return settled(server, "", "fp"); }, 120s);
+  writer.stop();
+  auto acks = writer.acks();
+  std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
+  auto conn = ps::engine::Connection::open(p);
+  size_t present = 0;
+  if (conn) {
+    std::string ids;
+    for (const auto& a : acks) ids += (ids.empty() ? "" : ",") + std::to_string(a.id);
+    auto hit = conn->query("select count(*) from w where id = any($1::int[])", {"{" + ids + "}"});
+    if (hit && !hit->empty() && (*hit)[0][0]) present = std::stoul(*(*hit)[0][0]);
+  }
+  *acked = acks.size();
+  *lost = acks.size() - present;
+  return gaps;
+}
+
 int main(int argc, char** argv) {
-  int runs = 20;
+  int runs = 20, partition_runs = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--partition-runs") partition_runs = std::max(0, std::atoi(argv[i + 1]));
   }
+  if (partition_runs < 0) partition_runs = runs;
+  if (::geteuid() != 0 || ::access("/usr/sbin/ip", X_OK) != 0) partition_runs = 0;  // namespaces need root
   ServerProcess server("", {{"POLARSTACK_CLUSTER_CONTROLLER", "on"}});
   server.polarctl({"apply", "-f", server.write("fo.yaml",
                                                "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: fo\n"
@@ -124,12 +224,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cluster did not become Ready\n");
     return 1;
   }
-  auto c = cluster(server);
-  std::string ep = ps::core::string_at(c, "status.endpoints.readWrite");
-  auto secret = server.client()->get(ps::kube::secrets_ref(), "default", "fo-superuser");
-  std::string pw = ps::core::base64_decode(ps::core::string_at(*secret, "data.password")).value_or("");
-  std::map<std::string, std::string> conninfo = {{"host", "127.0.0.1"}, {"port", ep.substr(ep.rfind(':') + 1)},
-                                                 {"user", "postgres"}, {"password", pw}, {"dbname", "postgres"}};
+  auto conninfo = endpoint_conninfo(server, "fo");
   {
     std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
     auto conn = ps::engine::Connection::open(p);
@@ -233,5 +328,16 @@ int main(int argc, char** argv) {
   std::printf("acknowledged commits: %zu, lost: %zu (async mode: a failover may lose the last commits; a switchover never)\n",
               acks.size(), acks.size() - present);
   std::printf("targets: switchover median <= 500 ms; failover median <= 1 s, max <= 3 s (SIGSTOP includes failureTimeoutMs, default 2000)\n");
+  if (partition_runs > 0) {
+    size_t acked = 0, lost_p = 0;
+    auto gaps = partitions(partition_runs, &acked, &lost_p);
+    if (!gaps) return 1;
+    print_stats("write unavailability, partition", *gaps);
+    std::printf("partition (the primary's node cut off, nodes in network namespaces, defaults: failureTimeoutMs 2000, "
+                "leaseMs 3000): acknowledged %zu, lost %zu (async: a cut-off primary acknowledges commits until its lease "
+                "runs out that never reach a replica)\n", acked, lost_p);
+  } else {
+    std::printf("partition: skipped (needs root and iproute2 for network namespaces; --partition-runs 0 skips it)\n");
+  }
   return 0;
 }

@@ -306,18 +306,19 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   primary_ = chosen;
   lease_wait_.reset();
   if (auto st = rt_.probe(c_, chosen, 1000ms, {true, lease_, term_})) term_ = std::max(term_, st->term);
-  // Sync mode: the new primary's commits wait for its replicas from the first one on.
-  if (policy_.sync) {
-    sync_set_.clear();
-    sync_k_ = -1;  // forces apply_sync to set it
-    apply_sync(chosen, all);
-  }
   ++failovers_;
   int64_t rto = detected == Clock::time_point{} ? 0 : ms(promoted - detected);
   last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
                     {"message", d.message}, {"candidates", candidates_json(d)}, {"detectedToPromotedMs", rto},
                     {"oldPrimaryFencedAt", fenced_at}, {"promotedAt", promoted_at}, {"term", term_}};
   last_reason_ = "FailedOver";
+  // Sync mode: the new primary's commits wait for its replicas from the first one on.
+  // (After the record above: whatever state.json shows the new primary in shows why.)
+  if (policy_.sync) {
+    sync_set_.clear();
+    sync_k_ = -1;  // forces apply_sync to set it
+    apply_sync(chosen, all);
+  }
   save_state();
   // 3. Everyone else follows the new primary; the old one is rewound when it can be.
   // Those that did not answer this tick's probe are left to rejoin() (a frozen one would
