@@ -213,6 +213,8 @@ struct HaDecision {
   std::vector<HaCandidate> candidates;
   int64_t detectedToPromotedMs = 0;
   int64_t term = 0;
+  int32_t orphansKilled = 0;
+  int64_t orphanWindowUs = 0;
   template <class V>
   void fields(V& v) {
     v.field("time", time, Rules("When it was decided").fmt("date-time"));
@@ -224,6 +226,8 @@ struct HaDecision {
     v.field("candidates", candidates, Rules("Every replica with its WAL position, best first"));
     v.field("detectedToPromotedMs", detectedToPromotedMs, Rules("Failover: from the first failed probe to the promotion").at_least(0));
     v.field("term", term, Rules("Failover: the new primary's term (fencing token)").at_least(0));
+    v.field("orphansKilled", orphansKilled, Rules("Failover after the postmaster died: its orphaned PostgreSQL processes the instance manager killed").at_least(-1));
+    v.field("orphanWindowUs", orphanWindowUs, Rules("... and how soon after learning of the death (microseconds): the window in which an orphaned backend could still acknowledge a commit").at_least(-1));
   }
 };
 

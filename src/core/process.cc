@@ -277,6 +277,20 @@ bool process_alive(pid_t pid) {
 std::vector<pid_t> child_pids(pid_t parent) {
   std::vector<pid_t> out;
   std::error_code ec;
+  // Fast: each thread's children as the kernel lists them (CONFIG_PROC_CHILDREN); a scan
+  // of every process otherwise.
+  bool listed = false;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(parent) + "/task", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::ifstream in(it->path().string() + "/children");
+    if (!in) break;
+    listed = true;
+    long pid = 0;
+    while (in >> pid) out.push_back(static_cast<pid_t>(pid));
+  }
+  if (listed) return out;
+  out.clear();
+  ec.clear();
   for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;

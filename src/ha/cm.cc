@@ -311,6 +311,17 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   last_failover_ = last_decision_ = {{"action", "Failover"}, {"primary", old}, {"chosen", chosen}, {"reason", d.reason},
                     {"message", d.message}, {"candidates", candidates_json(d)}, {"detectedToPromotedMs", rto},
                     {"oldPrimaryFencedAt", fenced_at}, {"promotedAt", promoted_at}, {"term", term_}};
+  // A postmaster that died (kill -9, a crash): its orphaned backends could acknowledge
+  // commits until its manager killed them; that window is part of the report.
+  std::string orphans;
+  if (states.count(old) && states.at(old).reachable && states.at(old).orphans_killed >= 0 && fenced_at != "lease expired (" + old + " unreachable)") {
+    const auto& os = states.at(old);
+    last_failover_["orphansKilled"] = os.orphans_killed;
+    last_failover_["orphanWindowUs"] = os.orphan_window_us;
+    last_decision_ = last_failover_;
+    orphans = "; its instance manager killed " + std::to_string(os.orphans_killed) + " orphaned PostgreSQL processes " +
+              std::to_string(os.orphan_window_us) + " us after the postmaster died";
+  }
   last_reason_ = "FailedOver";
   // Sync mode: the new primary's commits wait for its replicas from the first one on.
   // (After the record above: whatever state.json shows the new primary in shows why.)
@@ -348,7 +359,7 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   }
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
-                                     " ms after the failure was first seen. Candidates: " + candidates_text(d));
+                                     " ms after the failure was first seen" + orphans + ". Candidates: " + candidates_text(d));
 }
 
 // The old primary could not be fenced. If its manager cannot be reached (a frozen or cut

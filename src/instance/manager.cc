@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <fstream>
 #include <thread>
 
 #include "core/files.h"
@@ -30,6 +31,7 @@ bool Manager::wait_signal(std::chrono::milliseconds timeout) {
     static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)
   };
   int sig = ::sigtimedwait(&sigs_, nullptr, &ts);
+  if (sig == SIGCHLD) sigchld_at_ns_ = Clock::now().time_since_epoch().count();
   // SIGUSR1 (a request is waiting) and SIGCHLD (the postmaster may have died: its
   // orphaned backends must go now) only wake the loop.
   if (sig > 0 && sig != SIGUSR1 && sig != SIGCHLD) stop_ = true;
@@ -99,6 +101,7 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
                                    ? std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                               lease_renewed_ + lease_ - Clock::now()).count())
                                    : 0},
+          {"orphansKilled", orphans_killed_}, {"orphanWindowUs", orphan_window_us_},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -135,24 +138,44 @@ void Manager::start() {
 // process group. This manager is a child subreaper (run()): once its postmaster is gone,
 // they are its children. Each PostgreSQL process among them is killed and reaped: an
 // orphaned backend must not acknowledge one more commit.
-static void kill_orphans() {
+// Returns how many were still running (those already exited are only reaped).
+static int kill_orphans() {
+  int killed = 0;
   for (pid_t p : core::child_pids(::getpid())) {
-    auto cmd = core::process_cmdline(p);
-    if (cmd.empty() || cmd[0].rfind("postgres", 0) != 0) continue;  // "postgres: <name>: ..."
-    ::kill(p, SIGKILL);
+    // /proc/<pid>/stat is "pid (comm) state ...": comm stays "postgres" whatever title a
+    // backend sets, and a zombie still has it (a tool this manager runs is not one).
+    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size() ||
+        stat.substr(open + 1, close - open - 1) != "postgres") {
+      continue;
+    }
+    if (stat[close + 2] != 'Z') {
+      ::kill(p, SIGKILL);
+      ++killed;
+    }
     ::waitpid(p, nullptr, 0);
   }
+  return killed;
 }
 
 void Manager::on_postmaster_exit(int status) {
   std::lock_guard<std::mutex> lock(mu_);
   // Orphaned backends may still hold connections and acknowledge commits: end them now.
-  ::kill(-pm_, SIGKILL);
-  kill_orphans();
+  // The window is counted from the SIGCHLD that told us (when it was this death's).
+  auto seen = Clock::now();
+  Clock::time_point told{Clock::duration(sigchld_at_ns_.load())};
+  auto since = told <= seen && seen - told < std::chrono::seconds(1) ? told : seen;
+  orphans_killed_ = kill_orphans();
+  ::kill(-pm_, SIGKILL);  // a postmaster adopted after a manager restart: its group is not our children
+  orphan_window_us_ = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
   std::string how = status < 0 ? "vanished" : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
   last_error_ = "postmaster (pid " + std::to_string(pm_) + ") " + how;
-  core::log_warn("instance", last_error_);
+  core::log_warn("instance", last_error_ + "; " + std::to_string(orphans_killed_) + " orphaned PostgreSQL processes killed within " +
+                                 std::to_string(orphan_window_us_) + " us");
   pm_ = -1;
   ++restarts_;
   if (Clock::now() - started_at_ > kStableAfter) quick_crashes_ = 0;
@@ -348,8 +371,29 @@ bool Manager::check_lease() {
   return true;
 }
 
+// A dead postmaster is dealt with first thing after a wake-up (SIGCHLD wakes the loop):
+// its orphaned backends could acknowledge commits until they are killed.
+bool Manager::reap_postmaster() {
+  pid_t pm;
+  bool child;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pm = pm_;
+    child = pm_child_;
+  }
+  if (pm <= 0) return false;
+  int st = -1;
+  bool dead = child ? ::waitpid(pm, &st, WNOHANG) == pm : !core::process_alive(pm);
+  if (!dead) return false;
+  on_postmaster_exit(st);
+  std::lock_guard<std::timed_mutex> plock(probe_mu_);
+  prober_.reset();
+  return true;
+}
+
 void Manager::supervise() {
   while (!wait_signal(100ms)) {
+    if (reap_postmaster()) continue;
     if (check_lease()) continue;
     {
       std::unique_lock<std::mutex> lock(fence_mu_);
@@ -375,12 +419,10 @@ void Manager::supervise() {
     }
     if (!check_follow()) continue;
     pid_t pm;
-    bool child;
     std::string state;
     {
       std::lock_guard<std::mutex> lock(mu_);
       pm = pm_;
-      child = pm_child_;
       state = state_;
     }
     if (restart_requested_.exchange(false)) {
@@ -394,14 +436,6 @@ void Manager::supervise() {
       continue;
     }
     if (pm > 0) {
-      int st = -1;
-      bool dead = child ? ::waitpid(pm, &st, WNOHANG) == pm : !core::process_alive(pm);
-      if (dead) {
-        on_postmaster_exit(st);
-        std::lock_guard<std::timed_mutex> plock(probe_mu_);
-        prober_.reset();
-        continue;
-      }
       bool need_role;
       {
         std::lock_guard<std::mutex> lock(mu_);

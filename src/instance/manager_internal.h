@@ -39,6 +39,7 @@ class Manager {
   bool serve();
   void supervise();
   void on_postmaster_exit(int status);
+  bool reap_postmaster();  // true if the postmaster had died (then dealt with)
   void start();
   void stop_postmaster(std::chrono::milliseconds grace = std::chrono::seconds(60));
   void follow(const Config& next);
@@ -78,6 +79,12 @@ class Manager {
   pid_t pm_ = -1;
   bool pm_child_ = false;
   int restarts_ = 0;
+  // The last death of the postmaster: how many orphaned PostgreSQL processes (backends
+  // that could still acknowledge a commit) were killed, and how long after the manager
+  // was told (SIGCHLD) they were all gone. -1: none yet.
+  int orphans_killed_ = -1;
+  int64_t orphan_window_us_ = -1;
+  std::atomic<int64_t> sigchld_at_ns_{0};  // steady clock, when SIGCHLD last woke the loop
   int quick_crashes_ = 0;
   bool role_ready_ = false;
   Clock::time_point started_at_{}, next_start_{};

@@ -62,6 +62,8 @@ struct InstanceState {
   uint64_t term = 0;        // fencing token: its own as a primary, the last one told as a replica
   bool detached = false;    // a replica told to stop streaming (CM, before a lease-based failover)
   int64_t lease_remaining_ms = 0;  // primary: until it fences itself unless renewed
+  int orphans_killed = -1;         // at the postmaster's last death: orphaned processes killed (-1: none yet)
+  int64_t orphan_window_us = -1;   // ... and how soon after the manager learned of that death
   std::string last_error;
 };
 

@@ -858,6 +858,15 @@ TEST(HaTest, KilledPrimaryPostmasterFailsOverAndTheOldPrimaryRejoins) {
   EXPECT_EQ(ha["lastFailover"].value("candidates", Json::array()).size(), 2u) << ha.dump(1);
   EXPECT_GT(ha["lastFailover"].value("detectedToPromotedMs", int64_t{0}), 0);
   EXPECT_EQ(ha.value("failovers", 0), 1);
+  // The orphans' window: the old primary's manager killed what the dead postmaster left
+  // (backends exit by themselves too, so the count may be 0), and says how soon.
+  int orphans = ha["lastFailover"].value("orphansKilled", -1);
+  int64_t window_us = ha["lastFailover"].value("orphanWindowUs", int64_t{-1});
+  EXPECT_GE(orphans, 0) << ha.dump(1);
+  EXPECT_GE(window_us, 0) << ha.dump(1);
+  EXPECT_LT(window_us, 1'000'000) << "orphaned backends lived on for a second or more";
+  std::printf("failover: %d orphaned PostgreSQL processes killed %lld us after the postmaster died\n", orphans,
+              static_cast<long long>(window_us));
   writer.stop();
   std::printf("failover: %s promoted %lld ms after the failure was seen; %d writes failed meanwhile\n", promoted.c_str(),
               static_cast<long long>(st.value("lastFailover", Json::object()).value("detectedToPromotedMs", int64_t{-1})),

@@ -431,6 +431,8 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.term = j->value("term", uint64_t{0});
   s.detached = j->value("detached", false);
   s.lease_remaining_ms = j->value("leaseRemainingMs", int64_t{0});
+  s.orphans_killed = j->value("orphansKilled", -1);
+  s.orphan_window_us = j->value("orphanWindowUs", int64_t{-1});
   s.last_error = j->value("lastError", "");
   return s;
 }
