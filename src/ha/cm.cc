@@ -355,7 +355,9 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
         i["ready"] = false;
       }
     }
-    api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}, {"instances", instances}}}});
+    if (auto st = api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}, {"instances", instances}}}}); !st) {
+      core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
+    }
   }
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +

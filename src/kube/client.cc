@@ -201,22 +201,32 @@ core::Result<Json> Client::request(const std::string& method, const std::string&
   if (!url) return fail(url.error());
   std::string full = url->base_path + path_and_query;
   std::lock_guard<std::mutex> lock(mu_);
-  if (!http_) {
-    http_ = connect(60);
-    if (!http_) return fail(Code::kInvalid, "invalid server URL " + cfg_.server);
-    http_->set_keep_alive(true);
-  }
-  httplib::Headers headers = {{"Accept", accept}};
   if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE") {
     return fail(Code::kBadRequest, "unsupported method " + method);
   }
-  httplib::Result res = [&] {
+  constexpr auto kIdleReuse = std::chrono::milliseconds(1000);
+  if (http_ && std::chrono::steady_clock::now() - last_used_ > kIdleReuse) http_.reset();
+  httplib::Headers headers = {{"Accept", accept}};
+  auto send = [&]() -> httplib::Result {
+    if (!http_) {
+      http_ = connect(60);
+      if (!http_) return httplib::Result(nullptr, httplib::Error::Connection);
+      http_->set_keep_alive(true);
+    }
     if (method == "GET") return http_->Get(full.c_str(), headers);
     if (method == "POST") return http_->Post(full.c_str(), headers, body, content_type.c_str());
     if (method == "PUT") return http_->Put(full.c_str(), headers, body, content_type.c_str());
     if (method == "PATCH") return http_->Patch(full.c_str(), headers, body, content_type.c_str());
     return http_->Delete(full.c_str(), headers, body, content_type.c_str());
-  }();
+  };
+  bool reused = http_ != nullptr;
+  httplib::Result res = send();
+  if (!res && reused && res.error() == httplib::Error::Write) {
+    http_.reset();  // not delivered over a connection the server had closed: once more, on a new one
+    res = send();
+  }
+  last_used_ = std::chrono::steady_clock::now();
+  if (!res && !http_) return fail(Code::kInvalid, "invalid server URL " + cfg_.server);
   if (!res) {
     std::string why = httplib::to_string(res.error());
     http_.reset();  // a broken keep-alive connection is not reused

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -93,6 +94,11 @@ class Client {
   ClientConfig cfg_;
   std::mutex mu_;
   std::unique_ptr<httplib::ClientImpl> http_;
+  // When http_ last finished a request. A connection idle for longer than kIdleReuse is
+  // not reused: the server may have closed it (polarstack's own closes idle ones after
+  // 2 s), and a request written into a closed connection fails (a Cluster Manager's
+  // status patch right after a failover did, leaving the endpoint on the old route).
+  std::chrono::steady_clock::time_point last_used_{};
 };
 
 // Percent-encodes a query parameter value.

@@ -213,7 +213,7 @@ int run_proxy(const std::string& dir) {
       auto target = [&](int p) { return (r.hosts.count(p) ? r.hosts.at(p) + ":" : "") + std::to_string(p); };
       for (int p : r.reader_ports) readers += (readers.empty() ? "" : ",") + target(p);
       core::log_info("proxy", "routes: read-write -> " + target(r.primary_port) + ", read-only -> [" + readers +
-                                  "]" + (redirect ? " (kernel redirect)" : ""));
+                                  "]" + (!redirect ? "" : r.hosts.empty() ? " (kernel redirect)" : " (kernel redirect for 127.0.0.1 targets, relay for the others)"));
       if (redirect) {
         core::write_file_atomic(script, redirect_script(table, label, rw_port, ro_port, r), 0600);
         // On failure the relay still routes: its listeners get what the rules no longer take.
