@@ -306,6 +306,14 @@ int main(int argc, char** argv) {
         return !a.empty() && a.back().at > t1;
       }, 60s);
       failover[sig].push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
+      if (failover[sig].back() > 3000) {  // beyond the target: say where the time went
+        auto t = ps::core::read_file(server.home() + "/data/clusters/default.fo/cm/state.json");
+        auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
+        std::fprintf(stderr, "%s run %d: writes stopped for %.0f ms; the CM promoted %s %lld ms after it saw the failure\n",
+                     sig == SIGKILL ? "kill -9" : "SIGSTOP", r + 1, failover[sig].back(),
+                     j && j->is_object() ? ps::core::string_at(*j, "lastFailover.chosen").c_str() : "?",
+                     j && j->is_object() ? static_cast<long long>(j->value("lastFailover", ps::core::Json::object()).value("detectedToPromotedMs", int64_t{-1})) : -1LL);
+      }
     }
   }
   writer.stop();
