@@ -114,6 +114,27 @@ void print_stats(const char* what, std::vector<double> v) {
 }
 }  // namespace
 
+// How many of `acks` are in table w (through `conninfo`; 0 if it cannot be asked).
+size_t present_of(const std::map<std::string, std::string>& conninfo, const std::vector<Ack>& acks) {
+  std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
+  auto conn = ps::engine::Connection::open(p);
+  if (!conn) return 0;
+  std::string ids;
+  for (const auto& a : acks) ids += (ids.empty() ? "" : ",") + std::to_string(a.id);
+  auto hit = conn->query("select count(*) from w where id = any($1::int[])", {"{" + ids + "}"});
+  return hit && !hit->empty() && (*hit)[0][0] ? std::stoul(*(*hit)[0][0]) : 0;
+}
+
+// The Cluster Manager's state.json of `name` (an empty object until it has one).
+ps::core::Json cm_state(const ServerProcess& s, const std::string& name) {
+  auto t = ps::core::read_file(s.home() + "/data/clusters/default." + name + "/cm/state.json");
+  auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
+  return j && j->is_object() ? *j : ps::core::Json::object();
+}
+size_t standing_by(const ServerProcess& s, const std::string& name) {
+  return cm_state(s, name).value("standingBy", ps::core::Json::array()).size();
+}
+
 // The conninfo of `name`'s read-write endpoint with the superuser's password.
 std::map<std::string, std::string> endpoint_conninfo(const ServerProcess& server, const std::string& name) {
   std::string ep = ps::core::string_at(cluster(server, name), "status.endpoints.readWrite");
@@ -162,11 +183,7 @@ std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* l
   std::this_thread::sleep_for(2s);  // the load runs before the first measurement
   std::vector<double> gaps;
   for (int r = 0; r < runs; ++r) {
-    wait_until([&] {
-      auto t = ps::core::read_file(server.home() + "/data/clusters/default.fp/cm/state.json");
-      auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
-      return settled(server, "", "fp") && j && j->is_object() && j->value("standingBy", ps::core::Json::array()).size() == 2;
-    }, 120s);
+    wait_until([&] { return settled(server, "", "fp") && standing_by(server, "fp") == 2; }, 120s);
     auto now = cluster(server, "fp");
     std::string old = ps::core::string_at(now, "status.currentPrimary"), node;
     for (const auto& i : *ps::core::find_path(now, "status.instances")) node = i.value("name", "") == old ? i.value("node", "") : node;
@@ -194,17 +211,8 @@ std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* l
   wait_until([&] { return settled(server, "", "fp"); }, 120s);
   writer.stop();
   auto acks = writer.acks();
-  std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
-  auto conn = ps::engine::Connection::open(p);
-  size_t present = 0;
-  if (conn) {
-    std::string ids;
-    for (const auto& a : acks) ids += (ids.empty() ? "" : ",") + std::to_string(a.id);
-    auto hit = conn->query("select count(*) from w where id = any($1::int[])", {"{" + ids + "}"});
-    if (hit && !hit->empty() && (*hit)[0][0]) present = std::stoul(*(*hit)[0][0]);
-  }
   *acked = acks.size();
-  *lost = acks.size() - present;
+  *lost = acks.size() - present_of(conninfo, acks);
   return gaps;
 }
 
@@ -278,11 +286,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       // Both readers stable in the Cluster Manager's eyes, as they would be in service (one
       // that just rejoined is not promoted until it has stayed healthy for a while).
-      wait_until([&] {
-        auto t = ps::core::read_file(server.home() + "/data/clusters/default.fo/cm/state.json");
-        auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
-        return j && j->is_object() && j->value("standingBy", ps::core::Json::array()).size() == 2;
-      }, 60s);
+      wait_until([&] { return standing_by(server, "fo") == 2; }, 60s);
       std::string old;
       int pm = primary_pid(old);
       if (pm <= 0) {
@@ -307,26 +311,15 @@ int main(int argc, char** argv) {
       }, 60s);
       failover[sig].push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
       if (failover[sig].back() > 3000) {  // beyond the target: say where the time went
-        auto t = ps::core::read_file(server.home() + "/data/clusters/default.fo/cm/state.json");
-        auto j = t ? ps::core::parse_json(*t) : ps::core::Result<ps::core::Json>(ps::core::Json());
+        auto last = cm_state(server, "fo").value("lastFailover", ps::core::Json::object());
         std::fprintf(stderr, "%s run %d: writes stopped for %.0f ms; the CM promoted %s %lld ms after it saw the failure\n",
-                     sig == SIGKILL ? "kill -9" : "SIGSTOP", r + 1, failover[sig].back(),
-                     j && j->is_object() ? ps::core::string_at(*j, "lastFailover.chosen").c_str() : "?",
-                     j && j->is_object() ? static_cast<long long>(j->value("lastFailover", ps::core::Json::object()).value("detectedToPromotedMs", int64_t{-1})) : -1LL);
+                     sig == SIGKILL ? "kill -9" : "SIGSTOP", r + 1, failover[sig].back(), last.value("chosen", "?").c_str(),
+                     static_cast<long long>(last.value("detectedToPromotedMs", int64_t{-1})));
       }
     }
   }
   writer.stop();
   auto acks = writer.acks();
-  std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
-  auto conn = ps::engine::Connection::open(p);
-  size_t present = 0;
-  if (conn) {
-    std::string ids;
-    for (const auto& a : acks) ids += (ids.empty() ? "" : ",") + std::to_string(a.id);
-    auto hit = conn->query("select count(*) from w where id = any($1::int[])", {"{" + ids + "}"});
-    if (hit && !hit->empty() && (*hit)[0][0]) present = std::stoul(*(*hit)[0][0]);
-  }
   std::printf("under a commit every 10 ms through the read-write endpoint (%d runs each, 1 primary + 2 readers, async)\n", runs);
   print_stats("write unavailability, switchover", switchover);
   print_stats("baseline (same load, no switchover)", baseline);
@@ -334,7 +327,7 @@ int main(int argc, char** argv) {
   print_stats("write unavailability, kill -9 failover", failover[SIGKILL]);
   print_stats("write unavailability, SIGSTOP failover", failover[SIGSTOP]);
   std::printf("acknowledged commits: %zu, lost: %zu (async mode: a failover may lose the last commits; a switchover never)\n",
-              acks.size(), acks.size() - present);
+              acks.size(), acks.size() - present_of(conninfo, acks));
   std::printf("targets: switchover median <= 500 ms; failover median <= 1 s, max <= 3 s (SIGSTOP includes failureTimeoutMs, default 2000)\n");
   if (partition_runs > 0) {
     size_t acked = 0, lost_p = 0;

@@ -314,7 +314,9 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   // A postmaster that died (kill -9, a crash): its orphaned backends could acknowledge
   // commits until its manager killed them; that window is part of the report.
   std::string orphans;
-  if (states.count(old) && states.at(old).reachable && states.at(old).orphans_killed >= 0 && fenced_at != "lease expired (" + old + " unreachable)") {
+  // (PrimaryDown: the manager left its dead postmaster down for the CM; the counts are of
+  // that death, not of an earlier one.)
+  if (states.count(old) && states.at(old).reachable && states.at(old).state == "PrimaryDown" && states.at(old).orphans_killed >= 0) {
     const auto& os = states.at(old);
     last_failover_["orphansKilled"] = os.orphans_killed;
     last_failover_["orphanWindowUs"] = os.orphan_window_us;

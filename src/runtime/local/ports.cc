@@ -64,11 +64,11 @@ int bind_loopback(int port) {
   return fd;
 }
 
-int connect_loopback(int port) {
+namespace {
+int connect_addr(const sockaddr_in& addr) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  sockaddr_in addr = loopback(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
     return -1;
   }
@@ -76,22 +76,14 @@ int connect_loopback(int port) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
+}  // namespace
+
+int connect_loopback(int port) { return connect_addr(loopback(port)); }
 
 int connect_to(const std::string& host, int port) {
-  if (host == "127.0.0.1") return connect_loopback(port);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in addr = loopback(port);
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return -1;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
+  return connect_addr(addr);
 }
 
 std::set<int> local_ports_in_use() {

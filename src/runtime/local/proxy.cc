@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <map>
-#include <set>
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -59,13 +58,17 @@ struct Relayed {
 };
 std::map<int, Relayed> relayed;  // by client fd
 
+// Whether a connection to `port` still serves its endpoint under `r`. With no target at
+// all (a status in between), existing connections are left alone.
+bool serves(const Routes& r, int port, bool read_write) {
+  if (read_write) return r.primary_port == 0 || port == r.primary_port;
+  if (r.primary_port == 0 && r.reader_ports.empty()) return true;
+  return port == r.primary_port || std::find(r.reader_ports.begin(), r.reader_ports.end(), port) != r.reader_ports.end();
+}
+
 void end_stale_relays(const Routes& r) {
-  std::set<int> readable(r.reader_ports.begin(), r.reader_ports.end());
-  readable.insert(r.primary_port);
   for (const auto& [fd, rel] : relayed) {
-    bool stale = rel.read_write ? r.primary_port > 0 && rel.port != r.primary_port
-                                : (r.primary_port > 0 || !r.reader_ports.empty()) && !readable.count(rel.port);
-    if (!stale) continue;
+    if (serves(r, rel.port, rel.read_write)) continue;
     ::shutdown(rel.client, SHUT_RDWR);  // the relay's poll wakes up and it closes both
     ::shutdown(rel.backend, SHUT_RDWR);
   }
@@ -122,10 +125,7 @@ void serve(int listener, bool read_write) {
       if (backend >= 0) {
         {
           std::lock_guard<std::mutex> lock(routes_mu);
-          bool current = read_write ? routes.primary_port == port || routes.primary_port == 0
-                                    : std::find(routes.reader_ports.begin(), routes.reader_ports.end(), port) != routes.reader_ports.end() ||
-                                          routes.primary_port == port;
-          if (current) relayed[client] = {client, backend, port, read_write};
+          if (serves(routes, port, read_write)) relayed[client] = {client, backend, port, read_write};
           else ::shutdown(client, SHUT_RDWR);  // the routes changed while it connected
         }
         relay(client, backend);
