@@ -1,5 +1,7 @@
 #include "core/process.h"
 
+#include "core/files.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <grp.h>
@@ -205,6 +207,13 @@ Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::millise
   return r;
 }
 
+Status run_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& what) {
+  auto r = run(argv, timeout);
+  if (!r) return std::unexpected(r.error());
+  if (r->exit_code != 0) return fail(Code::kInternal, what + ": " + trim_right(r->output));
+  return {};
+}
+
 Result<pid_t> spawn_daemon(const SpawnOptions& opts) {
   if (opts.argv.empty()) return fail(Code::kBadRequest, "spawn: empty argv");
   ExecArgs args(opts);
@@ -263,15 +272,27 @@ Result<UserIds> lookup_user(const std::string& name) {
   return UserIds{static_cast<int>(out->pw_uid), static_cast<int>(out->pw_gid)};
 }
 
-bool process_alive(pid_t pid) {
-  if (pid <= 0) return false;
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+ProcStat proc_stat(pid_t pid) {
+  ProcStat out;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
   std::getline(in, stat);
-  auto close = stat.rfind(')');
-  if (close == std::string::npos || close + 2 >= stat.size()) return false;
-  return stat[close + 2] != 'Z';
+  // "pid (comm) state ppid ...": comm may hold anything, parentheses included.
+  auto open = stat.find('('), close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return out;
+  std::istringstream rest(stat.substr(close + 1));
+  long ppid = 0;
+  if (!(rest >> out.state >> ppid)) return ProcStat{};
+  out.comm = stat.substr(open + 1, close - open - 1);
+  out.ppid = static_cast<pid_t>(ppid);
+  return out;
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  char state = proc_stat(pid).state;
+  return state != 0 && state != 'Z';
 }
 
 std::vector<pid_t> child_pids(pid_t parent) {
@@ -294,15 +315,8 @@ std::vector<pid_t> child_pids(pid_t parent) {
   for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in("/proc/" + name + "/stat");
-    std::string stat;
-    std::getline(in, stat);
-    auto close = stat.rfind(')');  // "pid (comm) state ppid ..."; comm may hold anything
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    long ppid = 0;
-    if (rest >> state >> ppid && ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (proc_stat(pid).ppid == parent) out.push_back(pid);
   }
   return out;
 }

@@ -37,6 +37,14 @@ Result<pid_t> spawn_daemon(const SpawnOptions& opts);
 
 // True if a process with this pid exists (and is not a zombie of ours).
 bool process_alive(pid_t pid);
+// From /proc/<pid>/stat: its command name (what exec'd it: "postgres" whatever title a
+// backend sets), its state ('R', 'S', 'Z', ...; 0 if it is gone) and its parent.
+struct ProcStat {
+  std::string comm;
+  char state = 0;
+  pid_t ppid = 0;
+};
+ProcStat proc_stat(pid_t pid);
 // The process's argv from /proc (empty if it is gone).
 // The processes whose parent is `parent` now (from /proc).
 std::vector<pid_t> child_pids(pid_t parent);
@@ -80,6 +88,8 @@ struct RunResult {
 };
 Result<RunResult> run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                       const std::map<std::string, std::string>& env = {});
+// run(), and an error naming `what` with the command's own words if it exits non-zero.
+Status run_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, const std::string& what);
 
 // Resident set size of a process in KiB (from /proc), or -1.
 long rss_kib(pid_t pid);

@@ -13,7 +13,6 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
-#include <fstream>
 #include <thread>
 
 #include "core/files.h"
@@ -142,17 +141,11 @@ void Manager::start() {
 static int kill_orphans() {
   int killed = 0;
   for (pid_t p : core::child_pids(::getpid())) {
-    // /proc/<pid>/stat is "pid (comm) state ...": comm stays "postgres" whatever title a
-    // backend sets, and a zombie still has it (a tool this manager runs is not one).
-    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
-    std::string stat;
-    std::getline(in, stat);
-    auto open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat.size() ||
-        stat.substr(open + 1, close - open - 1) != "postgres") {
-      continue;
-    }
-    if (stat[close + 2] != 'Z') {
+    // comm stays "postgres" whatever title a backend sets, and a zombie still has it (a
+    // tool this manager runs is not one).
+    auto st = core::proc_stat(p);
+    if (st.comm != "postgres") continue;
+    if (st.state != 'Z') {
       ::kill(p, SIGKILL);
       ++killed;
     }

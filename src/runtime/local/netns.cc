@@ -28,14 +28,9 @@ core::Status ip(const std::vector<std::string>& args) {
   if (bin.empty()) return core::fail(core::Code::kUnavailable, "the ip command is not installed (apt-get install iproute2)");
   std::vector<std::string> argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = core::run(argv, kIpTimeout);
-  if (!r) return std::unexpected(r.error());
-  if (r->exit_code != 0) {
-    std::string cmd = "ip";
-    for (const auto& a : args) cmd += " " + a;
-    return core::fail(core::Code::kInternal, cmd + ": " + core::trim_right(r->output));
-  }
-  return {};
+  std::string cmd = "ip";
+  for (const auto& a : args) cmd += " " + a;
+  return core::run_checked(argv, kIpTimeout, cmd);
 }
 
 bool link_exists(const std::string& name, const std::string& ns = "") {

@@ -27,14 +27,7 @@ core::Status nft(const std::vector<std::string>& args) {
   if (bin.empty()) return core::fail(core::Code::kUnavailable, "nft is not installed");
   std::vector<std::string> argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = core::run(argv, kNftTimeout);
-  if (!r) return std::unexpected(r.error());
-  if (r->exit_code != 0) {
-    std::string out = r->output;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return core::fail(core::Code::kInternal, "nft " + args.front() + " failed: " + out);
-  }
-  return {};
+  return core::run_checked(argv, kNftTimeout, "nft " + args.front() + " failed");
 }
 }  // namespace
 
