@@ -1,5 +1,5 @@
 // The nftables rules the endpoints proxy keeps (runtime/local/redirect.h): pure text; and
-// the --node flags of local nodes (runtime/local/netns.h).
+// the --node flags of local nodes (runtime/local/node.h, netns.h).
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -19,19 +19,11 @@
 #include <vector>
 
 #include "core/json.h"
+#include "runtime/local/node.h"
 #include "runtime/local/ports.h"
 #include "runtime/runtime.h"
 
 namespace polarstack::runtime::local {
-
-struct Node {
-  std::string name;
-  std::string root;    // empty: <data_root>/nodes/<name>
-  int port_min = 0, port_max = 0;
-  std::string address;  // empty: 127.0.0.1 in the host's network; else the node's own network
-                        // namespace with this address (runtime/local/netns.h)
-  std::string host() const { return address.empty() ? "127.0.0.1" : address; }
-};
 
 struct Options {
   std::string data_root;
@@ -41,8 +33,6 @@ struct Options {
   std::string endpoint_mode = "auto";  // auto | redirect | relay (proxy.h, redirect.h)
 };
 
-// Parses "name=lo-hi[@address][:/root]" (a --node flag).
-core::Result<Node> parse_node(const std::string& text);
 // The default data root: /var/lib/polarstack for root, else $POLARSTACK_HOME/data.
 std::string default_data_root(const std::string& home);
 

@@ -8,7 +8,6 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "core/process.h"
-#include "runtime/local/local_runtime.h"
 
 namespace polarstack::runtime::local {
 

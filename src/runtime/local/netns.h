@@ -19,10 +19,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "runtime/local/node.h"
 
 namespace polarstack::runtime::local {
-
-struct Node;
 
 inline constexpr const char* kBridge = "polarstack0";
 
