@@ -2,6 +2,8 @@
 // the --node flags of local nodes (runtime/local/node.h, netns.h).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -122,6 +124,31 @@ TEST(LocalNodeTest, NodeNetworksMustShareOneNetwork) {
     EXPECT_FALSE(std::filesystem::exists(root + "/nodes/a"));
   }
   std::filesystem::remove_all(root);
+}
+
+// Every port a redirect table names is found in nft's listing, so the port allocator
+// never hands out one whose connections would go elsewhere; labels hold no ports.
+TEST(RedirectTest, PortsInAListingAreAllFound) {
+  struct Case {
+    std::string listing;
+    std::set<int> ports;
+  };
+  const std::vector<Case> cases = {
+      {"table ip polarstack_ep_9 {\n\tchain out {\n\t\ttype nat hook output priority -100; policy accept;\n"
+       "\t\tip daddr 127.0.0.1 tcp dport 29001 redirect to :29003 comment \"default/x read-write\"\n"
+       "\t\tip daddr 127.0.0.1 tcp dport 29002 redirect to :numgen inc mod 2 map { 0 : 29004, 1 : 29005 } "
+       "comment \"default/x read-only\"\n\t}\n}\n",
+       {29001, 29002, 29003, 29004, 29005}},
+      {"table ip polarstack_ep_9 {\n\tchain out {\n\t\ttype nat hook output priority -100; policy accept;\n\t}\n}\n", {}},
+      {"\t\tip daddr 127.0.0.1 tcp dport 20000 redirect to :20002 comment \"default/c-20 dport 31000 read-write\"\n",
+       {20000, 20002}},
+      {"\t\tip daddr 127.0.0.1 tcp dport 999999 redirect to :0\n", {}},  // not ports: ignored
+      {"", {}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.listing);
+    EXPECT_EQ(ports_in_redirect_listing(c.listing), c.ports);
+  }
 }
 
 }  // namespace

@@ -213,16 +213,8 @@ int run_server(const Flags& f) {
     core::log_error("server", port.error().message);
     return 1;
   }
-  std::string url = "https://127.0.0.1:" + std::to_string(*port);
-  if (auto st = apiserver::write_kubeconfig(f.home + "/kubeconfig", url, *token, tls->ca_pem); !st) {
-    core::log_error("server", st.error().message);
-    return 1;
-  }
-  core::write_file_atomic(f.home + "/server.pid", std::to_string(getpid()) + "\n", 0600);
-  core::log_info("server", "serving the API on " + url + " (state in " + f.home + ", kubeconfig " + f.home + "/kubeconfig)");
-  std::thread api_thread([&] { server.serve(); });
-  // The operator is a client of the API like any other, over HTTPS with the token.
-  kube::ClientConfig self{url, "default", *token, tls->ca_pem};
+  // The runtime (its nodes' namespaces and links, and the sweep of dead proxies' rules)
+  // is ready before the API is served: whoever sees the kubeconfig can use all of it.
   runtime::local::Options ro;
   ro.data_root = f.data_root.empty() ? runtime::local::default_data_root(f.home) : f.data_root;
   ro.nodes = f.nodes.empty() ? std::vector<runtime::local::Node>{{"local-1", "", 20000, 20999}} : f.nodes;
@@ -234,12 +226,20 @@ int run_server(const Flags& f) {
   auto rt = runtime::local::LocalRuntime::open(ro);
   if (!rt) {
     core::log_error("server", rt.error().message);
-    server.stop();
-    api_thread.join();
     return 1;
   }
-  core::log_info("server", "databases live in " + ro.data_root);
   core::write_file_atomic(f.home + "/runtime.json", runtime::local::LocalRuntime::options_json(ro).dump(1) + "\n");
+  std::string url = "https://127.0.0.1:" + std::to_string(*port);
+  if (auto st = apiserver::write_kubeconfig(f.home + "/kubeconfig", url, *token, tls->ca_pem); !st) {
+    core::log_error("server", st.error().message);
+    return 1;
+  }
+  core::write_file_atomic(f.home + "/server.pid", std::to_string(getpid()) + "\n", 0600);
+  core::log_info("server", "serving the API on " + url + " (state in " + f.home + ", kubeconfig " + f.home + "/kubeconfig)");
+  std::thread api_thread([&] { server.serve(); });
+  // The operator is a client of the API like any other, over HTTPS with the token.
+  kube::ClientConfig self{url, "default", *token, tls->ca_pem};
+  core::log_info("server", "databases live in " + ro.data_root);
   const char* tw = std::getenv("POLARSTACK_TEST_WORKFLOWS");
   const char* cc = std::getenv("POLARSTACK_CLUSTER_CONTROLLER");
   bool cluster_controller = !(cc && std::string(cc) == "off");

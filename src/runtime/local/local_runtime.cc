@@ -79,6 +79,11 @@ core::Result<std::unique_ptr<LocalRuntime>> LocalRuntime::open(Options opts) {
     if (auto st = rt->prepare_dir(rt->node_root(n), false); !st) return std::unexpected(st.error());
     if (auto st = ensure_node_network(n); !st) return std::unexpected(st.error());
   }
+  // Redirect tables of proxies killed with -9 (by anyone, with any data root) would keep
+  // hijacking their 127.0.0.1 ports; they go before any port is handed out.
+  if (int n = sweep_redirects(); n > 0) {
+    core::log_info("runtime", "removed " + std::to_string(n) + " redirect table(s) left by proxies that are gone");
+  }
   return rt;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/files.h"
 #include "core/json.h"
+#include "runtime/local/redirect.h"
 
 namespace polarstack::runtime::local {
 
@@ -127,8 +128,11 @@ core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int h
     if (who == owner) return std::stoi(port);
   }
   auto busy = local_ports_in_use();
+  // A port that some polarstack redirect rule names (a live proxy of another data root,
+  // or a dead one's table that could not be swept) would send its connections elsewhere.
+  auto redirected = redirected_ports();
   for (int p = lo; p <= hi; ++p) {
-    if (reg.contains(std::to_string(p)) || busy.count(p) || !port_bindable(p)) continue;
+    if (reg.contains(std::to_string(p)) || busy.count(p) || redirected.count(p) || !port_bindable(p)) continue;
     reg[std::to_string(p)] = owner;
     if (auto st = core::write_file_atomic(dir_ + "/ports.json", reg.dump(1)); !st) return std::unexpected(st.error());
     return p;

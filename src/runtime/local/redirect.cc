@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 
 #include "core/log.h"
@@ -107,6 +108,44 @@ int sweep_redirects() {
     }
   }
   return removed;
+}
+
+std::set<int> ports_in_redirect_listing(const std::string& listing) {
+  std::set<int> out;
+  // Adds the port right after each occurrence of `key` in `line`.
+  auto collect = [&](const std::string& line, const std::string& key) {
+    for (size_t p = line.find(key); p != std::string::npos; p = line.find(key, p + 1)) {
+      size_t at = p + key.size(), end = at;
+      while (end < line.size() && std::isdigit(static_cast<unsigned char>(line[end]))) ++end;
+      if (end == at || end - at > 5) continue;
+      int n = std::stoi(line.substr(at, end - at));
+      if (n > 0 && n < 65536) out.insert(n);
+    }
+  };
+  size_t start = 0;
+  while (start < listing.size()) {
+    size_t nl = listing.find('\n', start);
+    std::string line = listing.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    start = nl == std::string::npos ? listing.size() : nl + 1;
+    if (size_t comment = line.find(" comment "); comment != std::string::npos) line.resize(comment);  // labels hold no ports
+    collect(line, "dport ");
+    collect(line, "redirect to :");
+    if (size_t map = line.find(" map {"); map != std::string::npos) collect(line.substr(map), " : ");
+  }
+  return out;
+}
+
+std::set<int> redirected_ports() {
+  std::set<int> out;
+  if (!redirect_possible()) return out;
+  sweep_redirects();
+  for (const auto& t : list_redirects()) {
+    auto r = core::run({nft_path(), "list", "table", "ip", t}, kNftTimeout);
+    if (!r || r->exit_code != 0) continue;
+    auto ports = ports_in_redirect_listing(r->output);
+    out.insert(ports.begin(), ports.end());
+  }
+  return out;
 }
 
 }  // namespace polarstack::runtime::local

@@ -6,11 +6,13 @@
 // proxy's listeners stay open: with no rule for an endpoint (no ready target, or nftables
 // unusable) connections reach the relay, which routes or refuses them as before.
 // A table outlives a proxy killed with -9; sweep_redirects() deletes tables whose proxy
-// is gone, and the runtime calls it wherever endpoints start or stop.
+// is gone, and the runtime calls it when it opens (server start), wherever endpoints
+// start or stop, and before it hands out ports.
 #pragma once
 
 #include <sys/types.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,5 +42,12 @@ core::Status remove_redirect(const std::string& table);
 std::vector<std::string> list_redirects();
 // Deletes the tables of proxies that are no longer running; returns how many.
 int sweep_redirects();
+// Every port named in the rules of `nft list table` output: endpoint ports (dport) and
+// targets (redirect to :P, and each port of a numgen map). Pure; table-tested.
+std::set<int> ports_in_redirect_listing(const std::string& listing);
+// The ports named by the polarstack tables present now, after sweeping the dead ones. A
+// port redirected by any rule is not safe to hand out: connections to it would go
+// elsewhere (the port allocator skips these).
+std::set<int> redirected_ports();
 
 }  // namespace polarstack::runtime::local
