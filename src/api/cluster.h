@@ -163,6 +163,9 @@ struct OperationRef {
   std::string step;
   int32_t stepsDone = 0;
   int32_t stepsTotal = 0;
+  int32_t attempts = 0;
+  std::string lastError;
+  std::string message;
   template <class V>
   void fields(V& v) {
     v.field("name", name, Rules("PolarDBOperation running for this cluster"));
@@ -170,6 +173,9 @@ struct OperationRef {
     v.field("step", step, Rules("The step it is on"));
     v.field("stepsDone", stepsDone, Rules("Steps finished").at_least(0));
     v.field("stepsTotal", stepsTotal, Rules("Steps in all").at_least(0));
+    v.field("attempts", attempts, Rules("Attempts of the current step so far").at_least(0));
+    v.field("lastError", lastError, Rules("Why the current step's last attempt failed (it is being retried)"));
+    v.field("message", message, Rules("What the current step is waiting for"));
   }
 };
 
@@ -252,6 +258,8 @@ struct ClusterStatus {
   std::string currentPrimary;
   std::string targetPrimary;
   int32_t readyInstances = 0;
+  int32_t readyReaders = 0;
+  std::string selector;
   std::vector<InstanceStatus> instances;
   std::vector<Condition> conditions;
   OperationRef operation;
@@ -266,6 +274,8 @@ struct ClusterStatus {
     v.field("currentPrimary", currentPrimary, Rules("Instance that is primary now"));
     v.field("targetPrimary", targetPrimary, Rules("Instance being made primary"));
     v.field("readyInstances", readyInstances, Rules("Instances ready in their role").at_least(0));
+    v.field("readyReaders", readyReaders, Rules("Readers ready (the scale subresource's status.replicas)").at_least(0));
+    v.field("selector", selector, Rules("Label selector of the cluster's readers (the scale subresource's)"));
     v.field("instances", instances, Rules("Every instance of the cluster"));
     v.field("conditions", conditions, Rules("Ready, Progressing, Degraded, Interrupted, ..."));
     v.field("operation", operation, Rules("The operation in progress"));

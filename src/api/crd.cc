@@ -20,7 +20,14 @@ OrderedJson crd(const KindInfo& k) {
   version["name"] = k.version;
   version["served"] = true;
   version["storage"] = true;
-  if (k.has_status) version["subresources"] = {{"status", OrderedJson::object()}};
+  if (k.has_status) version["subresources"]["status"] = OrderedJson::object();
+  if (k.scale) {
+    OrderedJson scale;
+    scale["specReplicasPath"] = k.scale->spec_replicas_path;
+    scale["statusReplicasPath"] = k.scale->status_replicas_path;
+    scale["labelSelectorPath"] = k.scale->label_selector_path;
+    version["subresources"]["scale"] = std::move(scale);
+  }
   OrderedJson cols = OrderedJson::array();
   for (const auto& col : k.columns) {
     OrderedJson cj;

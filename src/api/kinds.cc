@@ -81,7 +81,8 @@ const std::vector<KindInfo>& polarstack_kinds() {
                    {"RO", "string", ".status.endpoints.readOnly", "Read-only endpoint", 1},
                    {"Age", "date", ".metadata.creationTimestamp", "Time since creation", 0},
                },
-               &object_schema<ClusterSpec, ClusterStatus>, &admit_cluster},
+               &object_schema<ClusterSpec, ClusterStatus>, &admit_cluster,
+               ScaleInfo{".spec.readers", ".status.readyReaders", ".status.selector"}},
       KindInfo{kGroup, kVersion, "PolarDBOperation", "polardboperations", "polardboperation", {"pdbop", "op"}, true,
                true,
                {

@@ -2,6 +2,7 @@
 // tables), the CRD generator and the clients.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@ struct PrinterColumn {
   std::string json_path;  // ".status.phase"
   std::string description;
   int priority = 0;  // 1: only with -o wide
+};
+
+// The scale subresource (autoscaling/v1 Scale): which fields `kubectl scale` and an
+// autoscaler read and write. Paths are JSONPaths as in a CRD (".spec.readers").
+struct ScaleInfo {
+  std::string spec_replicas_path;
+  std::string status_replicas_path;
+  std::string label_selector_path;
 };
 
 struct KindInfo {
@@ -31,6 +40,8 @@ struct KindInfo {
   OrderedJson (*schema)() = nullptr;
   // Admission: checks `object` (metadata, spec and status), fills defaults in place.
   core::Status (*admit)(Json& object) = nullptr;
+  // Served as <plural>/scale when set.
+  std::optional<ScaleInfo> scale;
 };
 
 const std::vector<KindInfo>& polarstack_kinds();

@@ -61,6 +61,11 @@ Json api_resource_list(const Registry& reg, const std::string& gv) {
       resources.push_back({{"name", t.plural + "/status"}, {"singularName", ""}, {"namespaced", t.namespaced},
                            {"kind", t.kind}, {"verbs", {"get", "patch", "update"}}});
     }
+    if (t.scale) {
+      resources.push_back({{"name", t.plural + "/scale"}, {"singularName", ""}, {"namespaced", t.namespaced},
+                           {"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"},
+                           {"verbs", {"get", "patch", "update"}}});
+    }
   }
   if (resources.empty()) return nullptr;
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", gv}, {"resources", resources}};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ class Resources {
   // Returns the object as deleted, or as marked for deletion while finalizers remain.
   core::Result<StoredObject> remove(const ResourceType& rt, const std::string& ns, const std::string& name,
                                     const core::Json& options);
+  // The scale subresource (autoscaling/v1 Scale), for kinds with rt.scale. An update
+  // writes only the spec replicas field, through the kind's admission; a Scale's
+  // metadata.resourceVersion is a precondition on the object. `patch` empty: `body` is
+  // the whole Scale (PUT); else it is a patch of that type applied to the current Scale.
+  core::Result<core::Json> get_scale(const ResourceType& rt, const std::string& ns, const std::string& name);
+  core::Result<core::Json> update_scale(const ResourceType& rt, const std::string& ns, const std::string& name,
+                                        std::optional<PatchType> patch, const std::string& body);
   // Prefix of storage keys a watch of (rt, ns) covers.
   static std::string watch_prefix(const ResourceType& rt, const std::string& ns);
 
