@@ -49,6 +49,11 @@ const char* reason_of(Code c) {
   }
 }
 
+// Every body we send: invalid UTF-8 (a name or a parse error quoting the bytes of a
+// malformed request) is replaced, never thrown (nlohmann's dump() would throw, and the
+// client would get a bare 500).
+std::string dump_json(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 // A metav1.Status for an error. Invalid errors list every cause, and their message
 // names every field, as kubectl prints only the message.
 Json status_body(const core::Error& e, const std::string& name = "", const ResourceType* rt = nullptr) {
@@ -82,7 +87,7 @@ void send_json(httplib::Response& res, int status, const std::string& body) {
 
 void send_error(httplib::Response& res, const core::Error& e, const std::string& name = "",
                 const ResourceType* rt = nullptr) {
-  send_json(res, http_status(e.code), status_body(e, name, rt).dump());
+  send_json(res, http_status(e.code), dump_json(status_body(e, name, rt)));
 }
 
 bool wants_table(const httplib::Request& req) {
@@ -108,7 +113,27 @@ struct Target {
   std::string ns;
   std::string name;
   bool status = false;
+  bool scale = false;  // the autoscaling/v1 Scale subresource
 };
+
+core::Result<PatchType> patch_type(const httplib::Request& req) {
+  std::string ct = req.get_header_value("Content-Type");
+  if (ct.starts_with("application/merge-patch+json")) return PatchType::kMerge;
+  if (ct.starts_with("application/json-patch+json")) return PatchType::kJson;
+  if (ct.starts_with("application/strategic-merge-patch+json")) return PatchType::kStrategic;
+  if (ct.starts_with("application/apply-patch+yaml")) return PatchType::kApply;
+  return core::fail(Code::kUnsupported, "unsupported patch type \"" + ct +
+                                            "\": use application/merge-patch+json or application/json-patch+json");
+}
+
+bool is_protobuf(const httplib::Request& req) {
+  return req.get_header_value("Content-Type").find("protobuf") != std::string::npos;
+}
+
+core::Error protobuf_refused() {
+  return core::Error(Code::kUnsupported, "protobuf request bodies are not supported by the polarstack API server; "
+                                         "send JSON (for kubectl: use kubectl apply -f with a YAML file)");
+}
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -144,6 +169,7 @@ struct ApiServer::Impl {
   void handle_list(const httplib::Request& req, httplib::Response& res, const Target& t);
   void handle_watch(const httplib::Request& req, httplib::Response& res, const Target& t, const LabelSelector& ls,
                     const FieldSelector& fs);
+  void handle_scale(const httplib::Request& req, httplib::Response& res, const Target& t);
   void send_object(const httplib::Request& req, httplib::Response& res, const Target& t, const StoredObject& obj,
                    int status);
 };
@@ -217,7 +243,19 @@ void ApiServer::Impl::install() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  auto h = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
+  // No exception leaves a handler: a malformed request that trips one gets a Status that
+  // names the problem (the fuzz target in tests/fuzz finds such paths so they can get
+  // their own check), never httplib's bare 500 with an empty body.
+  auto h = [this](const httplib::Request& req, httplib::Response& res) {
+    try {
+      handle(req, res);
+    } catch (const Json::exception& e) {
+      send_error(res, core::Error(Code::kBadRequest, std::string("malformed request: ") + e.what()));
+    } catch (const std::exception& e) {
+      core::log_warn("apiserver", req.method + " " + req.path + ": " + e.what());
+      send_error(res, core::Error(Code::kInternal, std::string("internal error: ") + e.what()));
+    }
+  };
   http.Get(".*", h);
   http.Post(".*", h);
   http.Put(".*", h);
@@ -231,7 +269,7 @@ void ApiServer::Impl::install() {
 bool ApiServer::Impl::discovery(const std::vector<std::string>& segs, httplib::Response& res) {
   auto send = [&](const Json& j) {
     if (j.is_null()) send_error(res, core::Error(Code::kNotFound, "the server could not find the requested resource"));
-    else send_json(res, 200, j.dump());
+    else send_json(res, 200, dump_json(j));
     return true;
   };
   if (segs.size() == 1 && segs[0] == "version") return send(server_version());
@@ -276,8 +314,9 @@ core::Result<Target> ApiServer::Impl::resolve(const std::vector<std::string>& se
   }
   if (rest.size() >= 2) t.name = rest[1];
   if (rest.size() == 3) {
-    if (rest[2] != "status" || !t.rt->has_status) return not_found();
-    t.status = true;
+    if (rest[2] == "scale" && t.rt->scale) t.scale = true;
+    else if (rest[2] == "status" && t.rt->has_status) t.status = true;
+    else return not_found();
   }
   if (!t.rt->namespaced) t.ns.clear();
   if (t.rt->namespaced && !t.name.empty() && t.ns.empty()) return not_found();
@@ -288,12 +327,12 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
   auto segs = split_path(req.path);
   if (req.method == "GET" && discovery(segs, res)) return;
   if (req.method == "GET" && segs.size() >= 2 && segs[0] == "openapi" && segs[1] == "v3") {
-    if (segs.size() == 2) return send_json(res, 200, openapi_v3_index(registry).dump());
+    if (segs.size() == 2) return send_json(res, 200, dump_json(openapi_v3_index(registry)));
     std::string gv = segs.size() == 4 && segs[2] == "api" ? segs[3]
                      : segs.size() == 5 && segs[2] == "apis" ? segs[3] + "/" + segs[4] : "";
     Json doc = gv.empty() ? Json() : openapi_v3_document(registry, gv);
     if (doc.is_null()) return send_error(res, core::Error(Code::kNotFound, "no OpenAPI document for " + req.path));
-    return send_json(res, 200, doc.dump());
+    return send_json(res, 200, dump_json(doc));
   }
   if (segs.size() >= 1 && segs[0] == "openapi") {
     return send_error(res, core::Error(Code::kNotFound, "only OpenAPI v3 is served (/openapi/v3)"));
@@ -303,12 +342,10 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
   const Target& t = *target;
   auto body_json = [&]() -> core::Result<Json> {
     if (req.body.empty()) return Json::object();
-    if (req.get_header_value("Content-Type").find("protobuf") != std::string::npos) {
-      return core::fail(Code::kUnsupported, "protobuf request bodies are not supported by the polarstack API server; "
-                                            "send JSON (for kubectl: use kubectl apply -f with a YAML file)");
-    }
+    if (is_protobuf(req)) return core::fail(protobuf_refused());
     return core::parse_json(req.body);
   };
+  if (t.scale) return handle_scale(req, res, t);
   if (req.method == "GET") {
     if (t.name.empty()) return handle_list(req, res, t);
     return handle_get(req, res, t);
@@ -332,17 +369,9 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
     return send_object(req, res, t, *r, 200);
   }
   if (req.method == "PATCH") {
-    std::string ct = req.get_header_value("Content-Type");
-    PatchType pt;
-    if (ct.starts_with("application/merge-patch+json")) pt = PatchType::kMerge;
-    else if (ct.starts_with("application/json-patch+json")) pt = PatchType::kJson;
-    else if (ct.starts_with("application/strategic-merge-patch+json")) pt = PatchType::kStrategic;
-    else if (ct.starts_with("application/apply-patch+yaml")) pt = PatchType::kApply;
-    else {
-      return send_error(res, core::Error(Code::kUnsupported, "unsupported patch type \"" + ct +
-                                                                 "\": use application/merge-patch+json or application/json-patch+json"));
-    }
-    auto r = resources.patch(*t.rt, t.ns, t.name, pt, req.body, t.status);
+    auto pt = patch_type(req);
+    if (!pt) return send_error(res, pt.error());
+    auto r = resources.patch(*t.rt, t.ns, t.name, *pt, req.body, t.status);
     if (!r) return send_error(res, r.error(), t.name, t.rt);
     return send_object(req, res, t, *r, 200);
   }
@@ -356,11 +385,28 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
   send_error(res, core::Error(Code::kBadRequest, "unsupported method " + req.method));
 }
 
+void ApiServer::Impl::handle_scale(const httplib::Request& req, httplib::Response& res, const Target& t) {
+  if (t.name.empty()) return send_error(res, core::Error(Code::kNotFound, "the server could not find the requested resource"));
+  core::Result<Json> r = core::fail(Code::kBadRequest, "the scale subresource supports GET, PUT and PATCH, not " + req.method);
+  if (req.method == "GET") {
+    r = resources.get_scale(*t.rt, t.ns, t.name);
+  } else if (req.method == "PUT") {
+    if (is_protobuf(req)) return send_error(res, protobuf_refused());
+    r = resources.update_scale(*t.rt, t.ns, t.name, std::nullopt, req.body);
+  } else if (req.method == "PATCH") {
+    auto pt = patch_type(req);
+    if (!pt) return send_error(res, pt.error());
+    r = resources.update_scale(*t.rt, t.ns, t.name, *pt, req.body);
+  }
+  if (!r) return send_error(res, r.error(), t.name, t.rt);
+  send_json(res, 200, dump_json(*r));
+}
+
 void ApiServer::Impl::send_object(const httplib::Request& req, httplib::Response& res, const Target& t,
                                   const StoredObject& obj, int status) {
   if (wants_table(req)) {
     auto parsed = core::parse_json(*obj.data);
-    send_json(res, status, make_table(*t.rt, {*parsed}, std::to_string(obj.rev)).dump());
+    send_json(res, status, dump_json(make_table(*t.rt, {*parsed}, std::to_string(obj.rev))));
     return;
   }
   send_json(res, status, *obj.data);
@@ -385,7 +431,7 @@ void ApiServer::Impl::handle_list(const httplib::Request& req, httplib::Response
   if (wants_table(req)) {
     std::vector<Json> objs;
     for (const auto& o : r->items) objs.push_back(*core::parse_json(*o.data));
-    return send_json(res, 200, make_table(*t.rt, objs, rv).dump());
+    return send_json(res, 200, dump_json(make_table(*t.rt, objs, rv)));
   }
   std::string body = "{\"kind\":\"" + t.rt->kind + "List\",\"apiVersion\":\"" + t.rt->group_version() +
                      "\",\"metadata\":{\"resourceVersion\":\"" + rv + "\"},\"items\":[";
@@ -456,7 +502,7 @@ void ApiServer::Impl::handle_watch(const httplib::Request& req, httplib::Respons
     if (table || !fs.empty()) {
       auto parsed = core::parse_json(*e.object.data);
       if (!parsed || !fs.matches(*parsed)) return;
-      object = table ? make_table(*rt, {*parsed}, std::to_string(e.object.rev)).dump() : *e.object.data;
+      object = table ? dump_json(make_table(*rt, {*parsed}, std::to_string(e.object.rev))) : *e.object.data;
     } else {
       object = *e.object.data;
     }

@@ -2,6 +2,7 @@
 // tables, validation errors, watch resume, 410 Gone and informer relists.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <thread>
 
 #include "apiserver/http_server.h"
@@ -281,6 +282,108 @@ TEST_F(ApiServerTest, InformerResumesAfterTheServerRestartsWithoutLosingEvents) 
   }, std::chrono::seconds(20)));
   EXPECT_EQ(inf.relists(), 0) << "the history was kept: resuming must not need a relist";
   inf.stop();
+}
+
+// Bodies of random bytes (most not UTF-8, some starting like JSON) on every writing verb
+// and on the scale subresource: each gets a 4xx whose Status names the problem, never a
+// 5xx or an empty body, and nothing changes.
+TEST_F(ApiServerTest, MalformedBodiesGet400WithAStatusAndChangeNothing) {
+  ASSERT_TRUE(client_->create(kube::clusters_ref(), "default", cluster("m1", 1)));
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c1"}}}, {"data", {{"a", "b"}}}};
+  ASSERT_TRUE(client_->create({"", "v1", "configmaps", "ConfigMap", true}, "default", cm));
+  const int64_t before = store_->revision();
+  struct Target {
+    std::string method, path, content_type;
+  };
+  const std::string pdb = "/apis/polarstack.io/v1/namespaces/default/polardbclusters";
+  const std::string cms = "/api/v1/namespaces/default/configmaps";
+  const std::vector<Target> targets = {
+      {"POST", pdb, "application/json"},
+      {"PUT", pdb + "/m1", "application/json"},
+      {"PATCH", pdb + "/m1", "application/merge-patch+json"},
+      {"PATCH", pdb + "/m1", "application/json-patch+json"},
+      {"PATCH", pdb + "/m1/status", "application/merge-patch+json"},
+      {"PUT", pdb + "/m1/scale", "application/json"},
+      {"PATCH", pdb + "/m1/scale", "application/merge-patch+json"},
+      {"DELETE", pdb + "/m1", "application/json"},
+      {"POST", cms, "application/json"},
+      {"PUT", cms + "/c1", "application/json"},
+      {"PATCH", cms + "/c1", "application/strategic-merge-patch+json"},
+      {"POST", "/api/v1/namespaces", "application/json"},
+  };
+  std::mt19937 rng(20261203);
+  const std::vector<std::string> starts = {"", "{", "{\"", "[", "{\"metadata\":{\"name\":\"", "{\"spec\":"};
+  int n = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const Target& t = targets[static_cast<size_t>(i) % targets.size()];
+    std::string body = starts[rng() % starts.size()];
+    size_t len = 1 + rng() % 64;
+    for (size_t k = 0; k < len; ++k) body += static_cast<char>(rng() % 256);
+    auto r = client_->request(t.method, t.path, body, t.content_type);
+    SCOPED_TRACE(t.method + " " + t.path + " #" + std::to_string(i));
+    ASSERT_FALSE(r) << "a malformed body was accepted: " << r->dump(-1, ' ', false, Json::error_handler_t::replace);
+    EXPECT_TRUE(r.error().code == core::Code::kBadRequest || r.error().code == core::Code::kInvalid ||
+                r.error().code == core::Code::kUnsupported)
+        << core::code_name(r.error().code) << ": " << r.error().message;
+    EXPECT_EQ(r.error().message.rfind("HTTP ", 0), std::string::npos) << "no Status in the answer: " << r.error().message;
+    ++n;
+  }
+  EXPECT_EQ(n, 3000);
+  EXPECT_EQ(store_->revision(), before) << "a rejected request changed something";
+}
+
+// The scale subresource as autoscaling/v1 Scale: GET shows spec.readers and the ready
+// readers; PATCH and PUT change spec.readers through admission (a bad count is refused
+// naming spec.readers); a stale resourceVersion conflicts.
+TEST_F(ApiServerTest, ScaleSubresourceReadsAndWritesReaders) {
+  ASSERT_TRUE(client_->create(kube::clusters_ref(), "default", cluster("s1", 1)));
+  const std::string path = "/apis/polarstack.io/v1/namespaces/default/polardbclusters/s1/scale";
+  auto g = client_->request("GET", path);
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->value("kind", ""), "Scale");
+  EXPECT_EQ(g->value("apiVersion", ""), "autoscaling/v1");
+  EXPECT_EQ((*g)["spec"]["replicas"], 1);
+  EXPECT_EQ((*g)["status"]["replicas"], 0);
+  std::string rv = core::string_at(*g, "metadata.resourceVersion");
+
+  auto p = client_->request("PATCH", path, R"({"spec":{"replicas":3}})", "application/merge-patch+json");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ((*p)["spec"]["replicas"], 3);
+  auto c = client_->get(kube::clusters_ref(), "default", "s1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ((*c)["spec"]["readers"], 3);
+  EXPECT_EQ((*c)["metadata"]["generation"], 2);
+
+  Json put = *g;
+  put["spec"]["replicas"] = 2;  // carries the old resourceVersion
+  auto stale = client_->request("PUT", path, put.dump());
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, core::Code::kConflict) << stale.error().message;
+  put["metadata"].erase("resourceVersion");
+  auto ok = client_->request("PUT", path, put.dump());
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ((*ok)["spec"]["replicas"], 2);
+
+  const int64_t before = store_->revision();
+  struct Bad {
+    std::string body, message;
+  };
+  for (const auto& b : std::vector<Bad>{{R"({"spec":{"replicas":99}})", "spec.readers"},
+                                         {R"({"spec":{"replicas":-1}})", "spec.replicas"},
+                                         {R"({"spec":{"replicas":"two"}})", "spec.replicas"},
+                                         {R"({"spec":null})", "spec.replicas"}}) {
+    SCOPED_TRACE(b.body);
+    auto r = client_->request("PATCH", path, b.body, "application/merge-patch+json");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, core::Code::kInvalid) << r.error().message;
+    std::string all = r.error().message;
+    for (const auto& cause : r.error().causes) all += " " + cause.str();
+    EXPECT_NE(all.find(b.message), std::string::npos) << all;
+  }
+  EXPECT_EQ(store_->revision(), before);
+  auto none = client_->request("GET", "/api/v1/namespaces/default/configmaps/x/scale");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, core::Code::kNotFound);
 }
 
 }  // namespace
