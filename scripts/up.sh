@@ -56,24 +56,10 @@ POLARSTACK_HOME=$HOME_DIR "$BIN/polarctl" apply -f examples/cluster.yaml
 
 step "Waiting until the cluster is Ready"
 PCTL() { POLARSTACK_HOME=$HOME_DIR "$BIN/polarctl" "$@"; }
-last=""
-for _ in $(seq 1 600); do
-  json=$(PCTL get polardbcluster demo -o json 2>/dev/null || true)
-  phase=$(printf '%s' "$json" | grep -o '"phase": *"[A-Za-z]*"' | tail -n 1 | sed 's/.*"\([A-Za-z]*\)"$/\1/')
-  ready=$(printf '%s' "$json" | grep -o '"readyInstances": *[0-9]*' | grep -o '[0-9]*$' || true)
-  step_now=$(printf '%s' "$json" | grep -o '"step": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
-  line="phase ${phase:-Pending}, ${ready:-0}/3 instances ready${step_now:+, step $step_now}"
-  if [ "$line" != "$last" ]; then echo "  $line"; last=$line; fi
-  if [ "$phase" = "Running" ]; then break; fi
-  if [ "$phase" = "Interrupted" ] || [ "$phase" = "Failed" ]; then
-    PCTL describe polardbcluster demo >&2
-    exit 1
-  fi
-  sleep 0.5
-done
-if [ "$phase" != "Running" ]; then
-  echo "the cluster is not Ready after 5 minutes:" >&2
-  PCTL describe polardbcluster demo >&2
+if ! PCTL wait polardbcluster/demo --for=condition=Ready --timeout=5m; then
+  echo "the cluster demo is not Ready; its status and events:" >&2
+  PCTL describe polardbcluster demo >&2 || true
+  echo "server log: $HOME_DIR/server.log" >&2
   exit 1
 fi
 PCTL get polardbcluster demo -o wide

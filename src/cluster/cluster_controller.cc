@@ -88,9 +88,11 @@ Json ClusterController::observed_status(const Json& cluster) {
   Json instances = Json::array();
   std::string primary;
   uint64_t primary_lsn = 0;
-  int ready = 0;
+  int ready = 0, ready_readers = 0;
   std::vector<std::string> not_ready;
   std::vector<std::pair<size_t, std::string>> replica_lsn;
+  std::vector<std::string> unreachable;  // past kUnreachableAfter: "name at host:port (error)"
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& i : all ? *all : std::vector<runtime::InstanceInfo>{}) {
     if (!i.manager_running && !deleting) {
       core::log_warn("operator", "instance manager of " + c.str() + "/" + i.name + " is not running: starting it again");
@@ -98,10 +100,23 @@ Json ClusterController::observed_status(const Json& cluster) {
     }
     auto s = rt_.instance_state(c, i.name);
     runtime::InstanceState st = s ? *s : runtime::InstanceState{};
+    std::string k = c.str() + "/" + i.name;
+    if (st.reachable) {
+      unreachable_since_.erase(k);
+    } else {
+      auto since = unreachable_since_.emplace(k, now).first->second;
+      if (now - since >= kUnreachableAfter) {
+        std::string why = s ? st.last_error : s.error().message;
+        // No running count in the text: status is written only when it changes.
+        unreachable.push_back(i.name + " at " + i.host + ":" + std::to_string(i.api_port) + " (" +
+                              (why.empty() ? "no answer" : why) + ")");
+      }
+    }
     std::string role = st.reachable && st.role != "unknown" ? st.role : "unknown";
     Json inst = {{"name", i.name}, {"role", role}, {"node", i.node}, {"ready", st.ready}, {"lsn", st.lsn},
                  {"lagBytes", 0}, {"version", st.version}, {"port", i.port},
                  {"host", i.host}};
+    if (st.ready && role == "replica") ++ready_readers;
     if (st.ready) ++ready;
     else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));
     if (role == "primary" && st.ready) {
@@ -110,7 +125,6 @@ Json ClusterController::observed_status(const Json& cluster) {
     } else if (role == "replica") {
       replica_lsn.push_back({instances.size(), st.lsn});
     }
-    std::string k = c.str() + "/" + i.name;
     auto prev = ready_.find(k);
     if (prev == ready_.end() ? st.ready : prev->second != st.ready) {
       api_.record_event(cluster, st.ready ? "Normal" : "Warning", st.ready ? "InstanceReady" : "InstanceNotReady",
@@ -160,6 +174,14 @@ Json ClusterController::observed_status(const Json& cluster) {
   }
   bool all_ready = !primary.empty() && ready == want && static_cast<int>(instances.size()) == want;
   std::vector<Json> conds;
+  // Each condition carries the generation it was computed for (kubectl wait treats an
+  // older one as stale).
+  auto condition = [g = gen && gen->is_number_integer() ? gen->get<int64_t>() : 0](
+                       const std::string& type, bool status, const std::string& reason, const std::string& message) {
+    Json c = cluster::condition(type, status, reason, message);
+    c["observedGeneration"] = g;
+    return c;
+  };
   if (all_ready) conds.push_back(condition("Ready", true, "AllInstancesReady", std::to_string(ready) + "/" + std::to_string(want) + " instances ready"));
   else if (primary.empty()) conds.push_back(condition("Ready", false, created ? "PrimaryNotReady" : "Creating", "no ready primary"));
   else conds.push_back(condition("Ready", false, "InstancesNotReady", std::to_string(ready) + "/" + std::to_string(want) + " instances ready"));
@@ -170,6 +192,23 @@ Json ClusterController::observed_status(const Json& cluster) {
   for (const auto& n : not_ready) nr += (nr.empty() ? "" : ", ") + n;
   conds.push_back(degraded ? condition("Degraded", true, primary.empty() ? "PrimaryNotReady" : "InstanceNotReady", "not ready: " + nr)
                            : condition("Degraded", false, "AllInstancesReady", ""));
+  std::string ur;
+  for (const auto& u : unreachable) ur += (ur.empty() ? "" : "; ") + u;
+  conds.push_back(unreachable.empty()
+                      ? condition("InstanceUnreachable", false, "AllInstancesReachable", "")
+                      : condition("InstanceUnreachable", true, "InstanceUnreachable",
+                                  "the instance manager of " + ur + " has not answered for over " +
+                                      std::to_string(kUnreachableAfter.count()) + " s"));
+  bool was_unreachable = false;
+  if (const Json* cs = core::find_path(cluster, "status.conditions"); cs && cs->is_array()) {
+    for (const auto& cd : *cs) {
+      was_unreachable = was_unreachable || (cd.value("type", "") == "InstanceUnreachable" && cd.value("status", "") == "True");
+    }
+  }
+  if (!unreachable.empty() && !was_unreachable) {
+    api_.record_event(cluster, "Warning", "InstanceUnreachable",
+                      "the instance manager of " + ur + " has not answered for over " + std::to_string(kUnreachableAfter.count()) + " s");
+  }
   std::string phase = deleting      ? "Deleting"
                       : interrupted ? "Interrupted"
                       : !created    ? "Creating"
@@ -177,7 +216,9 @@ Json ClusterController::observed_status(const Json& cluster) {
                       : !observed || !op.empty() ? "Updating"
                       : all_ready   ? "Running"
                                     : "Updating";
-  Json status = {{"instances", instances}, {"currentPrimary", primary}, {"readyInstances", ready}, {"phase", phase}};
+  Json status = {{"instances", instances}, {"currentPrimary", primary}, {"readyInstances", ready},
+                 {"readyReaders", ready_readers}, {"phase", phase},
+                 {"selector", "polarstack.io/cluster=" + c.name + ",polarstack.io/role=replica"}};
   status["conditions"] = merge_conditions(core::find_path(cluster, "status.conditions") ? cluster["status"]["conditions"] : Json::array(), conds);
   return status;
 }

@@ -1,11 +1,12 @@
 // Reconciles PolarDBClusters: applies the planner's decisions (finalizer, derived
 // operations, supersede, observedGeneration) and keeps status true to what runs: the
 // instances with role, node, readiness, LSN and lag, the current primary, conditions
-// Ready/Progressing/Degraded with typed reasons, the phase, and Events when an instance
+// Ready/Progressing/Degraded/InstanceUnreachable with typed reasons, the phase, and Events when an instance
 // becomes ready or stops being ready. An instance manager that died is started again
 // (it re-adopts its running postmaster).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ class ClusterController {
   runtime::Runtime& rt_;
   OperationController& ops_;
   std::map<std::string, bool> ready_;  // "ns/cluster/instance" -> last readiness seen
+  // "ns/cluster/instance" -> since when its instance manager has not answered.
+  std::map<std::string, std::chrono::steady_clock::time_point> unreachable_since_;
 };
+
+// An instance manager that has not answered for this long makes the cluster's
+// InstanceUnreachable condition True (naming the instance, its address and the error).
+inline constexpr std::chrono::seconds kUnreachableAfter{10};
 
 }  // namespace polarstack::cluster

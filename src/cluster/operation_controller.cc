@@ -244,6 +244,13 @@ void OperationController::update_cluster_status(const std::string& ns, const std
       operation["step"] = cur < inst->steps.size() ? inst->steps[cur].name : "";
       operation["stepsDone"] = done;
       operation["stepsTotal"] = static_cast<int>(inst->steps.size());
+      // A step that keeps failing says why while it is retried, so a stuck operation
+      // explains itself in the cluster's status (polarctl describe, polarctl wait).
+      if (cur < inst->steps.size() && !inst->steps[cur].last_error.empty()) {
+        operation["attempts"] = inst->steps[cur].attempts;
+        operation["lastError"] = inst->steps[cur].last_error;
+      }
+      if (inst->phase == Phase::kWaiting && !inst->message.empty()) operation["message"] = inst->message;
       if (inst->phase == Phase::kInterrupted || inst->phase == Phase::kFailed) {
         condition = {{"type", "Interrupted"}, {"status", "True"}, {"reason", inst->reason},
                      {"message", "operation " + active->name + " (" + active->type + ") stopped at step " +
@@ -268,11 +275,13 @@ void OperationController::update_cluster_status(const std::string& ns, const std
     if (cond.value("type", "") != "Interrupted") continue;
     replaced = true;
     if (cond.value("status", "") != condition["status"]) cond["lastTransitionTime"] = core::rfc3339_now();
+    if (const Json* g = core::find_path(*c, "metadata.generation")) cond["observedGeneration"] = *g;
     else condition["lastTransitionTime"] = cond.value("lastTransitionTime", core::rfc3339_now());
     for (const char* k : {"status", "reason", "message"}) cond[k] = condition[k];
   }
   if (!replaced) {
     condition["lastTransitionTime"] = core::rfc3339_now();
+    if (const Json* g = core::find_path(*c, "metadata.generation")) condition["observedGeneration"] = *g;
     conditions.push_back(condition);
   }
   Json patch = {{"metadata", {{"resourceVersion", core::string_at(*c, "metadata.resourceVersion")}}},

@@ -24,6 +24,8 @@ struct Options {
   bool read_only = false;  // connect/psql --ro
   bool delete_clusters = false;  // down --delete
   std::string to;          // switchover --to
+  std::string wait_for;    // wait --for
+  std::string timeout;     // wait --timeout (a duration; default 30s as kubectl's)
 };
 
 // The namespace to use: -n, else the kubeconfig's.
@@ -45,6 +47,7 @@ int cmd_resume(kube::Client& c, const Options& o, std::ostream& out, std::ostrea
 int cmd_connect(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_psql(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_down(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 
 // "error: [<context>: ]<message>" and each field cause on its own line.

@@ -26,6 +26,9 @@ commands:
                               move the primary to INSTANCE (default: the reader that has
                               replayed the most) with no acknowledged write lost; --wait:
                               follow it to the end
+  wait TYPE/NAME --for=condition=Ready [--timeout=5m]
+                              wait until a condition holds (kubectl's flags: --for=delete,
+                              --for=jsonpath={.status.phase}=Running); shows progress
   ops [CLUSTER]               list operations (PolarDBOperations) with their progress; -w to follow
   describe op NAME            an operation's steps with attempts, durations and errors
   resume OPERATION            resume an Interrupted or Failed operation
@@ -110,6 +113,10 @@ int main(int argc, char** argv) {
       o.all_namespaces = true;
     } else if (a == "--wait") {
       o.wait = true;
+    } else if (a == "--for") {
+      if (!value(o.wait_for)) return usage_error("--for needs a value, e.g. --for=condition=Ready");
+    } else if (a == "--timeout") {
+      if (!value(o.timeout)) return usage_error("--timeout needs a duration, e.g. --timeout=5m");
     } else if (a == "--to") {
       if (!value(o.to)) return usage_error("--to needs an instance name");
     } else if (a == "--ro") {
@@ -139,6 +146,7 @@ int main(int argc, char** argv) {
   else if (command == "delete") fn = ps::polarctl::cmd_delete;
   else if (command == "scale") fn = ps::polarctl::cmd_scale;
   else if (command == "switchover") fn = ps::polarctl::cmd_switchover;
+  else if (command == "wait") fn = ps::polarctl::cmd_wait;
   else if (command == "ops") fn = ps::polarctl::cmd_ops;
   else if (command == "resume") fn = ps::polarctl::cmd_resume;
   else if (command == "cancel") fn = ps::polarctl::cmd_cancel;
