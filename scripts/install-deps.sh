@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libsqlite3-dev libpq-dev libssl-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15
   procps iproute2 curl nftables

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apiserver/discovery.h"
+#include "apiserver/protobuf.h"
 #include "apiserver/resources.h"
 #include "apiserver/table.h"
 #include "core/log.h"
@@ -126,13 +127,11 @@ core::Result<PatchType> patch_type(const httplib::Request& req) {
                                             "\": use application/merge-patch+json or application/json-patch+json");
 }
 
-bool is_protobuf(const httplib::Request& req) {
-  return req.get_header_value("Content-Type").find("protobuf") != std::string::npos;
-}
+bool is_protobuf(const httplib::Request& req) { return is_protobuf_media_type(req.get_header_value("Content-Type")); }
 
 core::Error protobuf_refused() {
-  return core::Error(Code::kUnsupported, "protobuf request bodies are not supported by the polarstack API server; "
-                                         "send JSON (for kubectl: use kubectl apply -f with a YAML file)");
+  return core::Error(Code::kUnsupported, "protobuf bodies are accepted only to create or replace a Namespace, "
+                                         "ConfigMap or Secret; send JSON (for kubectl: kubectl apply -f FILE)");
 }
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -340,9 +339,14 @@ void ApiServer::Impl::handle(const httplib::Request& req, httplib::Response& res
   auto target = resolve(segs);
   if (!target) return send_error(res, target.error());
   const Target& t = *target;
+  // A request body as JSON: JSON as sent, or a protobuf object (kubectl's encoding of
+  // the core kinds it creates) decoded; the answer is JSON either way.
   auto body_json = [&]() -> core::Result<Json> {
     if (req.body.empty()) return Json::object();
-    if (is_protobuf(req)) return core::fail(protobuf_refused());
+    if (is_protobuf(req)) {
+      if (req.method != "POST" && req.method != "PUT") return core::fail(protobuf_refused());
+      return decode_protobuf_object(req.body, *t.rt);
+    }
     return core::parse_json(req.body);
   };
   if (t.scale) return handle_scale(req, res, t);

@@ -60,6 +60,9 @@ core::Status admit(const ResourceType& rt, Json& obj) {
     return fail(core::Error::invalid(rt.kind + " \"" + core::string_at(obj, "metadata.name") + "\" is invalid",
                                      {{"metadata.name", why}}));
   }
+  // Kubernetes' one default for the core kinds we store as sent: a Secret without a type
+  // is Opaque (kubectl create secret generic leaves it to the server).
+  if (rt.kind == "Secret" && (!obj.contains("type") || obj["type"].is_null() || obj["type"] == "")) obj["type"] = "Opaque";
   return {};
 }
 

@@ -106,5 +106,35 @@ TEST_F(KubectlTest, CoreKindsWork) {
   EXPECT_NE(r.out.find("default"), std::string::npos) << r.out << r.err;
 }
 
+// kubectl's typed generators send protobuf bodies (the k8s\0 envelope): the server
+// decodes them for Namespace, ConfigMap and Secret and answers in JSON.
+TEST_F(KubectlTest, ImperativeCreateOfCoreKindsWorks) {
+  auto r = kubectl({"create", "namespace", "team-a"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("namespace/team-a created"), std::string::npos) << r.out;
+  r = kubectl({"get", "namespace", "team-a", "-o", "jsonpath={.metadata.name}"});
+  EXPECT_EQ(r.out, "team-a") << r.err;
+
+  r = kubectl({"create", "configmap", "settings", "-n", "team-a", "--from-literal=a=b", "--from-literal=c=d e"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("configmap/settings created"), std::string::npos) << r.out;
+  r = kubectl({"get", "configmap", "settings", "-n", "team-a", "-o", "jsonpath={.data.a},{.data.c}"});
+  EXPECT_EQ(r.out, "b,d e") << r.err;
+
+  r = kubectl({"create", "secret", "generic", "login", "--from-literal=password=s3cr3t"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = kubectl({"get", "secret", "login", "-o", "jsonpath={.type} {.data.password}"});
+  EXPECT_EQ(r.out, "Opaque czNjcjN0") << r.err;  // base64 of s3cr3t, as Kubernetes stores it
+
+  r = kubectl({"create", "namespace", "team-a"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("AlreadyExists"), std::string::npos) << r.err;
+  r = kubectl({"create", "namespace", "Bad_Name"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Bad_Name"), std::string::npos) << r.err;
+  r = kubectl({"delete", "namespace", "team-a"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace polarstack
