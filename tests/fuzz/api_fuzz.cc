@@ -1,6 +1,8 @@
 // libFuzzer target over what the API server does with a request body: JSON decoding,
 // merge and JSON patches, the scale subresource and admission of every kind it serves.
-// The first byte picks the operation and the kind; the rest is the body.
+// The first byte picks the operation and the kind; the rest is the body. A first byte of
+// 0xF0 and above sends the body as a protobuf object (kubectl's encoding) of Namespace,
+// ConfigMap or Secret, decoded and then created.
 // Invariants checked on every input (a violation aborts, so libFuzzer keeps the input):
 //  - nothing throws;
 //  - a rejected request carries a client error (never kInternal) and changes nothing
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "apiserver/protobuf.h"
 #include "apiserver/registry.h"
 #include "apiserver/resources.h"
 #include "apiserver/store.h"
@@ -78,6 +81,26 @@ void check_rejection(const ps::core::Error& e, int64_t before, int64_t after, co
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* f = new Fixture();  // lives for the process: libFuzzer never returns from main
   if (size < 1) return 0;
+  if (data[0] >= 0xF0) {
+    static const char* kProtoKinds[] = {"namespaces", "configmaps", "secrets"};
+    const auto* rt = f->registry.find("", "v1", kProtoKinds[(data[0] & 0x0F) % 3]);
+    const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+    const int64_t before = f->store->revision();
+    auto obj = ps::apiserver::decode_protobuf_object(body, *rt);
+    if (!obj) {
+      check_rejection(obj.error(), before, f->store->revision(), "protobuf decode");
+      return 0;
+    }
+    auto created = f->resources->create(*rt, Fixture::ns_of(*rt), *obj);
+    if (!created) {
+      check_rejection(created.error(), before, f->store->revision(), "protobuf create");
+      return 0;
+    }
+    auto made = ps::core::parse_json(*created->data);
+    std::string name = made ? ps::core::string_at(*made, "metadata.name") : "";
+    if (!name.empty() && name != "seed" && name != "default") (void)f->resources->remove(*rt, Fixture::ns_of(*rt), name, Json::object());
+    return 0;
+  }
   const auto& types = f->registry.all();
   const auto& rt = types[(data[0] >> 3) % types.size()];
   const int op = data[0] & 7;
