@@ -72,12 +72,38 @@ void ClusterController::apply_plan(const Json& cluster, const std::vector<Json>&
     if (st) {
       api_.record_event(cluster, "Normal", "OperationPlanned",
                         core::string_at(*p.create, "spec.type") + " planned as " + core::string_at(*p.create, "metadata.name"));
-    } else if (st.error().code != core::Code::kAlreadyExists) {
+    } else if (st.error().code == core::Code::kAlreadyExists) {
+      remove_stale_operation(cluster, operations, core::string_at(*p.create, "metadata.name"));
+    } else {
       core::log_warn("operator", "cannot create " + core::string_at(*p.create, "metadata.name") + ": " + st.error().message);
     }
   }
   if (p.observed_generation) {
     api_.patch_cluster_status(ns, name, {{"status", {{"observedGeneration", *p.observed_generation}}}});
+  }
+}
+
+// A derived operation's name (<cluster>-<type>-g<generation>) is taken by a finished one
+// of an earlier cluster of the same name (deleted, then applied again): that is history
+// of a cluster that is gone. It goes, so the next pass can create this cluster's own;
+// left in place, the new cluster would wait for an operation that never comes.
+void ClusterController::remove_stale_operation(const Json& cluster, const std::vector<Json>& operations,
+                                               const std::string& name) {
+  std::string uid = core::string_at(cluster, "metadata.uid");
+  for (const auto& o : operations) {
+    if (core::string_at(o, "metadata.name") != name) continue;
+    const Json* labels = core::find_path(o, "metadata.labels");
+    std::string owner = labels && labels->is_object() ? labels->value(kClusterUidLabel, "") : "";
+    std::string phase = core::string_at(o, "status.phase");
+    if (owner == uid || (phase != "Succeeded" && phase != "Cancelled" && phase != "Failed")) return;
+    std::string ns = core::string_at(o, "metadata.namespace");
+    if (auto st = api_.delete_operation(ns, name); !st) {
+      core::log_warn("operator", "cannot remove " + name + " of an earlier cluster: " + st.error().message);
+      return;
+    }
+    api_.record_event(cluster, "Normal", "StaleOperationRemoved",
+                      name + " (" + phase + ") belonged to an earlier cluster of this name; removed to plan this one's");
+    return;
   }
 }
 

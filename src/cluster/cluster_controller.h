@@ -35,6 +35,8 @@ class ClusterController {
 
  private:
   void apply_plan(const core::Json& cluster, const std::vector<core::Json>& operations);
+  void remove_stale_operation(const core::Json& cluster, const std::vector<core::Json>& operations,
+                              const std::string& name);
   ClusterApi& api_;
   runtime::Runtime& rt_;
   OperationController& ops_;

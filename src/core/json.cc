@@ -7,6 +7,8 @@ Result<Json> parse_json(std::string_view text) {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     return fail(Code::kBadRequest, std::string("invalid JSON: ") + e.what());
+  } catch (const Json::exception& e) {  // e.g. out_of_range.406: a number beyond a double (found by tests/fuzz)
+    return fail(Code::kBadRequest, std::string("invalid JSON: ") + e.what());
   }
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/files.h"
+#include "core/process.h"
 #include "runtime/local/ports.h"
 #include "runtime/local/redirect.h"
 #include "support/harness.h"
@@ -60,11 +61,12 @@ pid_t dead_pid() {
   return p;
 }
 
-// A redirect table of polarstack's shape, named after a proxy that is gone, sending
-// connections to `ports` on 127.0.0.1 to `to`. Removed on destruction if still there.
+// A redirect table of polarstack's shape, named after `owner` (a proxy that is gone,
+// unless told otherwise), sending connections to `ports` on 127.0.0.1 to `to`. Removed
+// on destruction if still there.
 struct StaleTable {
   std::string name;
-  StaleTable(const std::vector<int>& ports, int to) : name(runtime::local::redirect_table(dead_pid())) {
+  StaleTable(const std::vector<int>& ports, int to, pid_t owner = dead_pid()) : name(runtime::local::redirect_table(owner)) {
     std::string script = "table ip " + name + " {\n  chain out {\n    type nat hook output priority -100; policy accept;\n";
     for (int p : ports) {
       script += "    ip daddr 127.0.0.1 tcp dport " + std::to_string(p) + " redirect to :" + std::to_string(to) +
@@ -84,6 +86,23 @@ struct StaleTable {
   }
   TempDir dir;
   bool ok = false;
+};
+
+// A live process that the sweep takes for a proxy (its argv[1] is "proxy", as polarstack's
+// proxies' is): its table stays, as a live proxy of another server's would. tail keeps
+// following the file named proxy until it is stopped.
+struct LiveProxyLookalike {
+  TempDir dir;
+  core::Child child;
+  LiveProxyLookalike() {
+    core::write_file_atomic(dir.path() + "/proxy", "", 0600);
+    core::SpawnOptions o;
+    o.argv = {"/usr/bin/tail", "proxy", "-f"};
+    o.cwd = dir.path();
+    if (auto c = core::spawn(o)) child = std::move(*c);
+  }
+  ~LiveProxyLookalike() { child.kill_and_wait(); }
+  pid_t pid() const { return child.pid(); }
 };
 
 // kubectl wait and polarctl wait: Ready at creation; after `kubectl scale` (a new
@@ -151,6 +170,29 @@ TEST(ConventionsTest, KubectlWaitAndScaleFollowTheGeneration) {
   EXPECT_TRUE(get_cluster(server, "kw").is_null());
 }
 
+// Deleted and applied again under the same name (polarctl down --delete, then up.sh): the
+// earlier cluster's finished operations hold the names the new one's derive
+// (<name>-create-g1); they are removed with an event and the new cluster is created,
+// instead of waiting in Creating forever.
+TEST(ConventionsTest, ADeletedClusterAppliedAgainIsCreatedAgain) {
+  ServerProcess server("", kClusters);
+  const std::string file = server.write("again.yaml", apply_yaml("again", 0));
+  ASSERT_EQ(server.polarctl({"apply", "-f", file}).exit_code, 0);
+  auto r = server.polarctl({"wait", "pdb/again", "--for=condition=Ready", "--timeout=180s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string first_uid = core::string_at(get_cluster(server, "again"), "metadata.uid");
+  ASSERT_EQ(server.polarctl({"delete", "pdb", "again", "--wait"}).exit_code, 0);
+  ASSERT_EQ(server.polarctl({"apply", "-f", file}).exit_code, 0);
+  r = server.polarctl({"wait", "pdb/again", "--for=condition=Ready", "--timeout=180s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << get_cluster(server, "again").dump(1);
+  Json c = get_cluster(server, "again");
+  EXPECT_NE(core::string_at(c, "metadata.uid"), first_uid);
+  auto d = server.polarctl({"describe", "pdb", "again"});
+  EXPECT_NE(d.out.find("StaleOperationRemoved"), std::string::npos) << d.out;
+  ASSERT_EQ(server.polarctl({"delete", "pdb", "again", "--wait"}).exit_code, 0);
+  EXPECT_TRUE(get_cluster(server, "again").is_null());
+}
+
 // A proxy killed with -9 leaves its redirect table behind, hijacking the ports the next
 // cluster would get. The server sweeps it before it serves, and the cluster becomes
 // Ready. Then an instance whose manager's port is hijacked after the fact (no sweep runs
@@ -177,13 +219,19 @@ TEST(ConventionsTest, DeadProxysRulesAreSweptAndAnUnreachableInstanceSaysWhy) {
   int api_port = core::parse_json(*cfg).value_or(Json::object()).value("apiPort", 0);
   ASSERT_GT(api_port, 0);
   {
-    StaleTable hijack({api_port}, 20999);
+    LiveProxyLookalike owner;
+    ASSERT_GT(owner.pid(), 0);
+    StaleTable hijack({api_port}, 20999, owner.pid());
     ASSERT_TRUE(hijack.ok);
     const std::string want = "hj-0 at 127.0.0.1:" + std::to_string(api_port);
+    bool kept = true;
     ASSERT_TRUE(wait_until([&] {
+      kept = kept && hijack.present();
+      if (!kept) return true;  // reported below
       Json u = condition_of(get_cluster(server, "hj"), "InstanceUnreachable");
       return u.value("status", "") == "True" && u.value("message", "").find(want) != std::string::npos;
     }, 60s)) << get_cluster(server, "hj").dump(1);
+    ASSERT_TRUE(kept) << "the table of a live proxy was swept";
     Json c = get_cluster(server, "hj");
     EXPECT_EQ(condition_of(c, "InstanceUnreachable").value("reason", ""), "InstanceUnreachable");
     EXPECT_EQ(condition_of(c, "Ready").value("status", ""), "False") << c.dump(1);

@@ -1,5 +1,6 @@
 // polarctl wait: kubectl's verb and flags (--for=condition=C[=value], --for=delete,
 // --for=jsonpath={.a.b}=value, --timeout), with live progress for a person.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -62,6 +63,17 @@ std::string stopped_for_a_person(const Json& obj, const WaitSpec& spec) {
     if (c.value("type", "") == "Interrupted" && c.value("status", "") == "True") return c.value("message", "interrupted");
   }
   return "";
+}
+
+// A line rewritten in place must fit one terminal row: a wrapped one leaves its first
+// rows behind when "\r\033[K" clears only the last. Cut to the width, with "...".
+std::string fit_terminal(const std::string& line) {
+  struct winsize ws {};
+  size_t width = ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+  if (line.size() < width) return line;
+  size_t keep = width > 4 ? width - 4 : 0;
+  while (keep > 0 && (static_cast<unsigned char>(line[keep]) & 0xC0) == 0x80) --keep;  // not inside a UTF-8 character
+  return line.substr(0, keep) + "...";
 }
 
 }  // namespace
@@ -137,7 +149,7 @@ int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream&
         line = "cannot read it: " + obj.error().message;  // the server may be restarting: keep trying
       }
       if (line != last) {
-        if (tty) err << "\r\033[K  " << shown << ": " << line << std::flush;
+        if (tty) err << "\r\033[K" << fit_terminal("  " + shown + ": " + line) << std::flush;
         else err << "  " << shown << ": " << line << std::endl;
         last = line;
       }
