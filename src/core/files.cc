@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +107,14 @@ std::string polarstack_home() {
   if (const char* h = std::getenv("POLARSTACK_HOME"); h && *h) return h;
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : "/tmp") + "/.polarstack";
+}
+
+FileLock::FileLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+  if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace polarstack::core

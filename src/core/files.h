@@ -24,4 +24,19 @@ std::string random_hex(size_t bytes);
 // $POLARSTACK_HOME, else $HOME/.polarstack.
 std::string polarstack_home();
 
+// An exclusive flock(2) on `path` (created 0600 if missing) for its lifetime: mutual
+// exclusion between processes. ok() is false when the file cannot be opened (e.g. its
+// directory is gone); nothing is locked then.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
 }  // namespace polarstack::core

@@ -179,6 +179,13 @@ core::Status LocalRuntime::start_daemon(const std::string& dir, const std::vecto
   return {};
 }
 
+namespace {
+// In an instance's directory: the lock ensure_instance and remove_instance take, and the
+// marker a removal leaves (with the data when it is kept).
+constexpr const char* kRuntimeLock = "runtime.lock";
+constexpr const char* kRemovingMarker = "removing";
+}  // namespace
+
 core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, const InstanceSpec& spec) {
   std::lock_guard<std::mutex> lock(mu_);
   const Node* node = nullptr;
@@ -246,6 +253,15 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
     core::log_info("runtime", "created instance " + c.str() + "/" + spec.name + " on node " + node->name + " (port " +
                                   std::to_string(cfg.port) + ")");
   }
+  // Another process (the Cluster Manager restarting a manager it found down) must not
+  // bring back an instance that remove_instance is taking away: both hold this lock, and
+  // a removal marks the instance first.
+  core::FileLock dir_lock(dir + "/" + kRuntimeLock);
+  // Creating it again (its data was kept at removal): the instance is wanted once more.
+  if (!spec.role.empty()) ::unlink((dir + "/" + kRemovingMarker).c_str());
+  if (!dir_lock.ok() || core::file_exists(dir + "/" + kRemovingMarker)) {
+    return core::fail(Code::kNotFound, "instance " + c.str() + "/" + spec.name + " is being removed");
+  }
   auto info = info_of(dir, node->name);
   if (!info) return info;
   if (!info->manager_running) {
@@ -261,6 +277,7 @@ core::Result<std::vector<InstanceInfo>> LocalRuntime::list_instances(const Clust
     std::error_code ec;
     for (auto it = fs::directory_iterator(node_root(n) + "/" + c.ns + "." + c.name, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
       if (!core::file_exists(it->path().string() + "/instance.json")) continue;
+      if (core::file_exists(it->path().string() + "/" + kRemovingMarker)) continue;  // being removed, or removed with its data kept
       auto info = info_of(it->path().string(), n.name);
       if (info) out.push_back(*info);
     }
@@ -467,6 +484,8 @@ core::Status LocalRuntime::remove_instance(const ClusterKey& c, const std::strin
   std::lock_guard<std::mutex> lock(mu_);
   std::string dir = find_instance(c, name);
   if (!dir.empty()) {
+    core::FileLock dir_lock(dir + "/" + kRuntimeLock);  // no ensure_instance restarts it meanwhile
+    if (auto st = core::write_file_atomic(dir + "/" + kRemovingMarker, "", 0600); !st) return st;
     instance::Paths paths{dir};
     stop_daemon(paths.pid(), "instance", dir, std::chrono::seconds(90));
     // A postmaster left behind by a manager that was killed: end its whole process group.

@@ -20,19 +20,6 @@ namespace polarstack::runtime::local {
 
 namespace {
 // Holds the registry's file lock (between processes) for a scope.
-class FileLock {
- public:
-  explicit FileLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
-  }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 core::Json load(const std::string& path) {
   auto text = core::read_file(path);
@@ -121,7 +108,7 @@ bool port_bindable(int port) {
 
 core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int hi) {
   std::lock_guard<std::mutex> guard(mu_);
-  FileLock lock(dir_ + "/ports.lock");
+  core::FileLock lock(dir_ + "/ports.lock");
   if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
   core::Json reg = load(dir_ + "/ports.json");
   for (auto& [port, who] : reg.items()) {
@@ -143,7 +130,7 @@ core::Result<int> PortRegistry::allocate(const std::string& owner, int lo, int h
 
 core::Status PortRegistry::claim(const std::string& owner, int port) {
   std::lock_guard<std::mutex> guard(mu_);
-  FileLock lock(dir_ + "/ports.lock");
+  core::FileLock lock(dir_ + "/ports.lock");
   if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
   core::Json reg = load(dir_ + "/ports.json");
   std::string key = std::to_string(port);
@@ -158,7 +145,7 @@ core::Status PortRegistry::claim(const std::string& owner, int port) {
 
 core::Status PortRegistry::release(const std::string& owner_prefix) {
   std::lock_guard<std::mutex> guard(mu_);
-  FileLock lock(dir_ + "/ports.lock");
+  core::FileLock lock(dir_ + "/ports.lock");
   if (!lock.ok()) return core::fail(core::Code::kInternal, "cannot lock " + dir_ + "/ports.lock");
   core::Json reg = load(dir_ + "/ports.json");
   core::Json kept = core::Json::object();
@@ -171,7 +158,7 @@ core::Status PortRegistry::release(const std::string& owner_prefix) {
 
 std::string PortRegistry::owner_of(int port) {
   std::lock_guard<std::mutex> guard(mu_);
-  FileLock lock(dir_ + "/ports.lock");
+  core::FileLock lock(dir_ + "/ports.lock");
   core::Json reg = load(dir_ + "/ports.json");
   std::string key = std::to_string(port);
   return reg.contains(key) ? reg[key].get<std::string>() : "";
