@@ -262,6 +262,8 @@ void ApiServer::Impl::install() {
   http.Delete(".*", h);
   http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     if (res.status >= 500) core::log_warn("apiserver", req.method + " " + req.path + " -> " + std::to_string(res.status));
+    else core::log_debug("apiserver", req.method + " " + req.path + " -> " + std::to_string(res.status) + " (" +
+                                          req.get_header_value("User-Agent") + ")");
   });
 }
 

@@ -26,6 +26,9 @@ Json merge_conditions(const Json& current, const std::vector<Json>& ours) {
     if (!replaced) out.push_back(c);
   }
   for (auto o : ours) {
+    // As the server stores it: an empty message is left out (else every comparison with
+    // the stored conditions differs, and status is patched again and again for nothing).
+    if (o.contains("message") && o["message"].is_string() && o["message"].get<std::string>().empty()) o.erase("message");
     o["lastTransitionTime"] = core::rfc3339_now();
     for (const auto& c : current.is_array() ? current : Json::array()) {
       if (c.value("type", "") == o["type"] && c.value("status", "") == o["status"]) {
@@ -257,7 +260,9 @@ bool ClusterController::observe(const std::vector<Json>& clusters) {
     busy = busy || phase == "Creating" || phase == "Updating" || phase == "Deleting";
     Json current = cluster.value("status", Json::object());
     bool same = true;
+    std::string differs;
     for (auto& [k, v] : status.items()) {
+      bool was = same;
       if (k == "conditions") {
         // Compare without timestamps.
         auto strip = [](Json cs) {
@@ -268,12 +273,25 @@ bool ClusterController::observe(const std::vector<Json>& clusters) {
       } else {
         same = same && current.contains(k) && current[k] == v;
       }
+      if (was && !same) differs = k;
     }
     if (same) continue;
+    core::log_debug("operator", "status of " + core::string_at(cluster, "metadata.name") + " differs in " + differs + ": " +
+                                    (current.contains(differs) ? current[differs].dump() : "(absent)") + " -> " +
+                                    status[differs].dump());
+    // The very patch already sent against this very version: the server found nothing to
+    // change (it stores the status in another form). Sending it again changes nothing.
+    std::string rv = core::string_at(cluster, "metadata.resourceVersion");
+    std::string key = core::string_at(cluster, "metadata.namespace") + "/" + core::string_at(cluster, "metadata.name");
+    std::string body = status.dump();
+    if (auto it = last_patch_.find(key); it != last_patch_.end() && it->second.first == rv && it->second.second == body) {
+      continue;
+    }
     busy = true;
-    Json patch = {{"metadata", {{"resourceVersion", core::string_at(cluster, "metadata.resourceVersion")}}},
-                  {"status", status}};
-    api_.patch_cluster_status(core::string_at(cluster, "metadata.namespace"), core::string_at(cluster, "metadata.name"), patch);
+    Json patch = {{"metadata", {{"resourceVersion", rv}}}, {"status", status}};
+    if (api_.patch_cluster_status(core::string_at(cluster, "metadata.namespace"), core::string_at(cluster, "metadata.name"), patch)) {
+      last_patch_[key] = {rv, body};
+    }
   }
   return busy;
 }

@@ -43,6 +43,8 @@ class ClusterController {
   std::map<std::string, bool> ready_;  // "ns/cluster/instance" -> last readiness seen
   // "ns/cluster/instance" -> since when its instance manager has not answered.
   std::map<std::string, std::chrono::steady_clock::time_point> unreachable_since_;
+  // "ns/cluster" -> the resourceVersion the last status patch was sent against, and it.
+  std::map<std::string, std::pair<std::string, std::string>> last_patch_;
 };
 
 // An instance manager that has not answered for this long makes the cluster's

@@ -2,13 +2,24 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 
 #include "core/time.h"
 
 namespace polarstack::core {
 namespace {
-std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+// POLARSTACK_LOG_LEVEL=debug|info|warn|error (default info).
+int initial_level() {
+  const char* v = std::getenv("POLARSTACK_LOG_LEVEL");
+  std::string s = v ? v : "";
+  if (s == "debug") return static_cast<int>(LogLevel::kDebug);
+  if (s == "warn") return static_cast<int>(LogLevel::kWarn);
+  if (s == "error") return static_cast<int>(LogLevel::kError);
+  return static_cast<int>(LogLevel::kInfo);
+}
+std::atomic<int> g_level{initial_level()};
 std::mutex g_mu;
 const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 }  // namespace

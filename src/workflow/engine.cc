@@ -85,13 +85,23 @@ core::Result<Engine::Progress> Engine::advance(Instance& inst) {
   const Step& step = defs[idx];
   // Record the attempt before running it: a crash inside the step still counts, so a
   // step that kills the process every time ends up Interrupted instead of looping.
+  // A step that waits is asked again and again (every recheck): it ran before and came
+  // back, so its attempt is recorded at most every kWaitRecordEvery in this process (the
+  // first time after a restart, always: a step that crashes the process is still
+  // counted), and an answer that is the same wait is not written again.
+  bool waiting_again = inst.active()[idx].state == StepState::kWaiting;
+  bool record = !waiting_again || inst.wait_recorded_at == TimePoint{} || now - inst.wait_recorded_at >= kWaitRecordEvery;
+  std::string waited_for = inst.message;
   {
     StepRecord& rec = inst.active()[idx];
     rec.state = StepState::kRunning;
     rec.attempts++;
     if (rec.started_at == TimePoint{}) rec.started_at = now;
     inst.phase = Phase::kRunning;
-    if (auto st = store_.save(inst); !st) return fail(st.error());
+    if (record) {
+      if (auto st = store_.save(inst); !st) return fail(st.error());
+      if (waiting_again) inst.wait_recorded_at = now;
+    }
   }
   int attempt = inst.active()[idx].attempts;
   StepResult result;
@@ -153,6 +163,7 @@ core::Result<Engine::Progress> Engine::advance(Instance& inst) {
       inst.message = result.message;
       inst.next_run_at = now + result.recheck;
       out.next = inst.next_run_at;
+      if (waiting_again && !record && result.message == waited_for) return out;  // as saved last time
       break;
     case StepResult::Kind::kInterrupt:
     case StepResult::Kind::kFail:

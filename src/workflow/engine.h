@@ -28,6 +28,8 @@ class SystemClock : public Clock {
   TimePoint now() const override { return std::chrono::system_clock::now(); }
 };
 
+inline constexpr std::chrono::seconds kWaitRecordEvery{10};
+
 class Engine {
  public:
   Engine(InstanceStore& store, const Clock& clock, uint64_t seed = std::random_device{}());
@@ -44,7 +46,11 @@ class Engine {
     std::optional<TimePoint> next;       // when to call again; nullopt: finished or needs a human
   };
   // Runs the current step once if the instance is due (next_run_at <= now) and not
-  // stopped, saving before (attempt recorded) and after (result). On a save error the
+  // stopped, saving before (attempt recorded) and after (result). A step that is waiting
+  // and is asked again: its attempt is saved at most every kWaitRecordEvery (always the
+  // first time in this process), and the same wait again is not saved at all (its
+  // nextRunAt on record stays in the past, which only makes it due at once after a
+  // restart). On a save error the
   // in-memory instance must be reloaded from the store before trying again.
   core::Result<Progress> advance(Instance& inst);
 

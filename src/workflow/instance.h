@@ -46,6 +46,9 @@ struct Instance {
   TimePoint next_run_at{};             // retry backoff and waits survive restarts
   TimePoint started_at{};
   TimePoint finished_at{};
+  // Not persisted: when this process last saved a waiting step's attempt before running
+  // it again (Engine::step writes that at most every kWaitRecordEvery).
+  TimePoint wait_recorded_at{};
 
   // Index of the first step that is not Done/Skipped in the active list; size() if none.
   size_t current() const;
