@@ -64,12 +64,16 @@ int remaining_ms(Clock::time_point deadline) {
 }
 }  // namespace
 
-WireConnection::WireConnection(WireConnection&& o) noexcept : fd_(o.fd_), in_(std::move(o.in_)) { o.fd_ = -1; }
+WireConnection::WireConnection(WireConnection&& o) noexcept
+    : fd_(o.fd_), in_(std::move(o.in_)), prepared_(std::move(o.prepared_)) {
+  o.fd_ = -1;
+}
 WireConnection& WireConnection::operator=(WireConnection&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = o.fd_;
     in_ = std::move(o.in_);
+    prepared_ = std::move(o.prepared_);
     o.fd_ = -1;
   }
   return *this;
@@ -86,6 +90,7 @@ void WireConnection::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   in_.clear();
+  prepared_.clear();
 }
 
 core::Status WireConnection::send_all(const std::string& bytes, Clock::time_point deadline) {
@@ -183,10 +188,27 @@ core::Result<WireConnection> WireConnection::open(const Target& t, std::chrono::
 
 core::Result<std::vector<WireRow>> WireConnection::query(const std::string& sql, const std::vector<std::string>& params,
                                                          std::chrono::milliseconds timeout) {
+  return run(sql, "", params, timeout);
+}
+
+core::Result<std::vector<WireRow>> WireConnection::query_prepared(const std::string& name, const std::string& sql,
+                                                                  const std::vector<std::string>& params,
+                                                                  std::chrono::milliseconds timeout) {
+  auto r = run(sql, name, params, timeout);
+  if (r) prepared_.insert(name);
+  return r;
+}
+
+core::Result<std::vector<WireRow>> WireConnection::run(const std::string& sql, const std::string& name,
+                                                       const std::vector<std::string>& params,
+                                                       std::chrono::milliseconds timeout) {
   if (fd_ < 0) return core::fail(Code::kUnavailable, "not connected");
   auto deadline = Clock::now() + timeout;
-  std::string out = message('P', cstr("") + cstr(sql) + std::string(2, '\0'));  // unnamed, no parameter types
-  std::string bind = cstr("") + cstr("");
+  // Parsed (and planned) once per connection when named; unnamed, every time.
+  std::string out = !name.empty() && prepared_.count(name)
+                        ? std::string()
+                        : message('P', cstr(name) + cstr(sql) + std::string(2, '\0'));  // no parameter types
+  std::string bind = cstr("") + cstr(name);
   put16(bind, 0);  // parameters in text
   put16(bind, static_cast<int16_t>(params.size()));
   for (const auto& p : params) {

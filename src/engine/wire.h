@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ class WireConnection {
   // Any I/O error or timeout breaks the connection (ok() turns false).
   core::Result<std::vector<WireRow>> query(const std::string& sql, const std::vector<std::string>& params = {},
                                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The same with a statement prepared once per connection under `name` (for a query
+  // run again and again: it is not parsed and planned each time).
+  core::Result<std::vector<WireRow>> query_prepared(const std::string& name, const std::string& sql,
+                                                    const std::vector<std::string>& params = {},
+                                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
   core::Status exec(const std::string& sql, const std::vector<std::string>& params = {},
                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
   bool ok() const { return fd_ >= 0; }
@@ -40,11 +46,14 @@ class WireConnection {
  private:
   WireConnection() = default;
   void close();
+  core::Result<std::vector<WireRow>> run(const std::string& sql, const std::string& name,
+                                         const std::vector<std::string>& params, std::chrono::milliseconds timeout);
   core::Status send_all(const std::string& bytes, std::chrono::steady_clock::time_point deadline);
   // One backend message: its type and payload.
   core::Status read_message(char& type, std::string& payload, std::chrono::steady_clock::time_point deadline);
   int fd_ = -1;
   std::string in_;  // bytes read but not yet consumed
+  std::set<std::string> prepared_;  // statements prepared on this connection
 };
 
 }  // namespace polarstack::engine

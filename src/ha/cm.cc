@@ -19,11 +19,14 @@ using core::Json;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr auto kPolicyEvery = 2s;     // how often the spec is read again
+constexpr auto kPolicyEvery = 5s;     // how often the spec is read again
 constexpr auto kFollowEvery = 5s;     // at most one follow request per instance this often
 constexpr auto kRestartEvery = 5s;    // at most one restart-in-place request this often
 constexpr auto kFenceGrace = 300ms;   // a failed primary gets this long to shut down, then is killed
 constexpr auto kLeaseMargin = 500ms;  // waited past a lease before promoting in place of its holder
+constexpr auto kLagSlack = 250ms;     // lateness beyond this means the CM was not scheduled
+constexpr auto kEventGap = 20ms;      // pushed word wakes the loop at most this often
+constexpr auto kStopCheck = 250ms;    // the longest single wait (a stop request is seen)
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -54,8 +57,25 @@ ClusterManager::ClusterManager(runtime::Runtime& rt, cluster::ClusterApi& api, r
 void ClusterManager::report(const std::string& type, const std::string& reason, const std::string& message) {
   if (type == "Warning") core::log_warn("cm", reason + ": " + message);
   else core::log_info("cm", reason + ": " + message);
-  auto cluster = api_.get_cluster(c_.ns, c_.name);
-  if (cluster) api_.record_event(*cluster, type, reason, message);  // best effort: the API may be down
+  // Recorded by the reporter thread: a slow or absent API never holds up a failover.
+  std::lock_guard<std::mutex> lock(events_mu_);
+  if (events_.size() < 100) events_.push_back({type, reason, message});
+  events_cv_.notify_one();
+}
+
+void ClusterManager::record_events(const std::atomic<bool>& stop) {
+  std::unique_lock<std::mutex> lock(events_mu_);
+  for (;;) {
+    events_cv_.wait_for(lock, 1s, [&] { return !events_.empty() || stop.load(); });
+    if (events_.empty() && stop.load()) return;
+    if (events_.empty()) continue;
+    auto e = events_.front();
+    events_.pop_front();
+    lock.unlock();
+    auto cluster = api_.get_cluster(c_.ns, c_.name);
+    if (cluster) api_.record_event(*cluster, e[0], e[1], e[2]);  // best effort: the API may be down
+    lock.lock();
+  }
 }
 
 void ClusterManager::publish(const char* which, const Json& decision) {
@@ -72,7 +92,8 @@ void ClusterManager::publish(const char* which, const Json& decision) {
 
 void ClusterManager::save_state() {
   Json st = {{"primary", primary_}, {"failovers", failovers_}, {"lastDecision", last_decision_},
-             {"syncStandbys", sync_set_}, {"syncK", sync_k_}, {"standingBy", standing_by_}, {"term", term_}};
+             {"syncStandbys", sync_set_}, {"syncK", sync_k_}, {"standingBy", standing_by_}, {"term", term_},
+             {"lagRounds", lag_events_}, {"maxLagMs", ms(max_lag_)}};
   if (!last_failover_.is_null()) st["lastFailover"] = last_failover_;
   core::write_file_atomic(dir_ + "/state.json", st.dump(1) + "\n");
 }
@@ -117,8 +138,9 @@ void ClusterManager::tick() {
   // Every instance at once: one that does not answer (frozen, cut off) costs the tick its
   // timeout once, not once per instance, and the others' leases are renewed on time.
   std::vector<runtime::InstanceState> probed(all->size());
+  std::vector<Clock::duration> inconclusive(all->size(), Clock::duration::zero());  // > 0: by how late
   {
-    std::vector<std::thread> probes;
+    std::vector<std::pair<std::string, std::function<void()>>> probes;
     for (size_t n = 0; n < all->size(); ++n) {
       const auto& i = (*all)[n];
       // The lease: granted while HA acts and someone could take over; renewed only for
@@ -130,17 +152,30 @@ void ClusterManager::tick() {
       bool renew = grant.lease.count() == 0 || hp.healthy || hp.unhealthy_since == Clock::time_point{};
       if (!renew) grant.lease = -1ms;
       else if (grant.lease.count() > 0) hp.renewal_lands_by = Clock::now() + timeout;
-      probes.emplace_back([this, &probed, n, name = i.name, grant, timeout] {
+      probes.emplace_back(i.name, [this, &probed, &inconclusive, n, name = i.name, grant, timeout] {
+        auto sent = Clock::now();
         auto s = rt_.probe(c_, name, timeout, grant);
         if (s) probed[n] = *s;
+        // No answer, and back long after the deadline: this thread was not scheduled in
+        // time (the CM stopped or starved), so the silence proves nothing.
+        else if (auto over = Clock::now() - sent - timeout; over > kLagSlack) inconclusive[n] = over;
       });
     }
-    for (auto& t : probes) t.join();
+    probers_.run_all(probes);
   }
+  Clock::duration late{};
+  for (size_t n = 0; n < all->size(); ++n) {
+    if (inconclusive[n] == Clock::duration::zero()) continue;
+    late = std::max(late, inconclusive[n]);
+    auto& h = health_[(*all)[n].name];
+    if (h.healthy) probed[n] = h.last;  // its last conclusive state stands
+  }
+  if (late > Clock::duration::zero()) forgive(late, "a probe came back long after its deadline");
   for (size_t n = 0; n < all->size(); ++n) {
     const auto& i = (*all)[n];
     const runtime::InstanceState& st = probed[n];
     states[i.name] = st;
+    if (inconclusive[n] == Clock::duration::zero()) health_[i.name].last = st;
     bool pm_down = st.reachable && (st.postmaster_pid <= 0 || st.state == "PrimaryDown" || st.state == "Restarting" ||
                                     st.state == "CrashLoop" || st.state == "Fenced");
     Member m;
@@ -251,6 +286,24 @@ void ClusterManager::tick() {
   }
 }
 
+void ClusterManager::forgive(Clock::duration lag, const std::string& why) {
+  for (auto& [name, h] : health_) {
+    if (!h.healthy && h.unhealthy_since != Clock::time_point{}) h.unhealthy_since += lag;
+    if (h.not_streaming_since != Clock::time_point{}) h.not_streaming_since += lag;
+  }
+  if (primary_failed_since_ != Clock::time_point{}) primary_failed_since_ += lag;
+  ++lag_events_;
+  max_lag_ = std::max(max_lag_, lag);
+  bool long_one = lag > 1s;
+  if (long_one || Clock::now() - lag_logged_ > 10s) {
+    lag_logged_ = Clock::now();
+    core::log_warn("cm", "the Cluster Manager was not scheduled for " + std::to_string(ms(lag)) + " ms (" + why +
+                             "): that time is not held against any instance (" + std::to_string(lag_events_) +
+                             " such rounds so far, longest " + std::to_string(ms(max_lag_)) + " ms)");
+    save_state();
+  }
+}
+
 void ClusterManager::apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all) {
   std::vector<std::string> want;
   if (policy_.sync) {
@@ -333,19 +386,13 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
     apply_sync(chosen, all);
   }
   save_state();
-  // 3. Everyone else follows the new primary; the old one is rewound when it can be.
-  // Those that did not answer this tick's probe are left to rejoin() (a frozen one would
-  // hold up the CM, and the new primary's lease with it).
-  for (const auto& i : all) {
-    if (i.name == chosen || !answered(i.name)) continue;
-    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
-      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
-    }
-    health_[i.name].last_follow = Clock::now();
-  }
   // Status says so at once, consistently (the operator's next observation fills in the
-  // rest): the endpoints route by it.
-  if (auto cl = api_.get_cluster(c_.ns, c_.name)) {
+  // rest): the endpoints route by it, so it comes before anything else that can wait. A
+  // conditional patch (resourceVersion), read again on a conflict: the operator writing
+  // instances at the same moment is not overwritten with what was read before.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto cl = api_.get_cluster(c_.ns, c_.name);
+    if (!cl) break;
     const Json* listed = core::find_path(*cl, "status.instances");
     Json instances = listed && listed->is_array() ? *listed : Json::array();
     for (auto& i : instances) {
@@ -357,9 +404,24 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
         i["ready"] = false;
       }
     }
-    if (auto st = api_.patch_cluster_status(c_.ns, c_.name, {{"status", {{"currentPrimary", chosen}, {"instances", instances}}}}); !st) {
+    Json patch = {{"metadata", {{"resourceVersion", core::string_at(*cl, "metadata.resourceVersion")}}},
+                  {"status", {{"currentPrimary", chosen}, {"instances", instances}}}};
+    auto st = api_.patch_cluster_status(c_.ns, c_.name, patch);
+    if (st) break;
+    if (st.error().code != core::Code::kConflict || attempt == 2) {
       core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
+      break;
     }
+  }
+  // 3. Everyone else follows the new primary; the old one is rewound when it can be.
+  // Those that did not answer this tick's probe are left to rejoin() (a frozen one would
+  // hold up the CM, and the new primary's lease with it).
+  for (const auto& i : all) {
+    if (i.name == chosen || !answered(i.name)) continue;
+    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
+      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
+    }
+    health_[i.name].last_follow = Clock::now();
   }
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
@@ -445,14 +507,33 @@ int ClusterManager::run(const std::atomic<bool>& stop) {
       sync_k_ = j->value("syncK", 0);
     }
   }
+  std::thread reporter([&] { record_events(stop); });
+  struct Join {
+    std::thread& t;
+    ~Join() { t.join(); }
+  } join{reporter};
   refresh_policy();
   core::log_info("cm", "acting for " + c_.str() + (primary_.empty() ? "" : ", primary " + primary_) + ", probing every " +
                            std::to_string(interval_.count()) + " ms");
   while (!stop.load()) {
-    auto next = Clock::now() + interval_;
+    auto started = Clock::now();
+    auto next = started + interval_;
     if (Clock::now() - policy_at_ > kPolicyEvery) refresh_policy();
     tick();
-    while (!stop.load() && Clock::now() < next) std::this_thread::sleep_for(std::min<Clock::duration>(next - Clock::now(), 50ms));
+    // Until the next round, or earlier when an instance pushes word (at most every
+    // kEventGap: a flood of datagrams cannot spin the loop). Waits in slices of at most
+    // kStopCheck so that a stop is seen.
+    bool woken = false;
+    for (;;) {
+      auto until = woken ? std::min(next, started + kEventGap) : next;
+      if (stop.load() || Clock::now() >= until) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (rt_.wait_instance_event(c_, std::clamp<std::chrono::milliseconds>(left, 1ms, kStopCheck))) woken = true;
+    }
+    // Woken on time? A round that starts well after it was due means this process was
+    // not running (stopped, or the machine starved it).
+    auto late = Clock::now() - next;
+    if (!woken && late > kLagSlack) forgive(late, "the round started late");
   }
   ::unlink((dir_ + "/cm.pid").c_str());
   core::log_info("cm", "stopped");

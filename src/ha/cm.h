@@ -18,11 +18,21 @@
 // - Sync mode (spec.replication.mode: sync): it keeps synchronous_standby_names = ANY k
 //   (every other instance) on the primary, and fails over only to a replica proven to
 //   hold every acknowledged commit (decision.h).
+// - Its own lateness: a round that starts late, or a probe that returns long after its
+//   deadline, means the CM itself was not scheduled (SIGSTOP, a starved machine). That
+//   time is not held against anyone: "unhealthy since" moves forward by it, and a probe
+//   that failed that way is inconclusive (the instance keeps its last conclusive state).
+// - It sleeps until its next round or until an instance pushes word (a postmaster died,
+//   Runtime::wait_instance_event), then probes at once.
 // - <dir>/state.json: the primary it knows, the failover count, the last decision and
 //   the last failover (candidates with LSNs, chosen, reason, detectedToPromotedMs).
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -30,6 +40,7 @@
 
 #include "cluster/ports.h"
 #include "core/json.h"
+#include "core/workers.h"
 #include "ha/decision.h"
 #include "runtime/runtime.h"
 
@@ -49,6 +60,7 @@ class ClusterManager {
     Clock::time_point last_follow{};
     Clock::time_point not_streaming_since{};  // a replica without a WAL receiver, since
     Clock::time_point renewal_lands_by{};     // the latest a lease renewal sent to it may arrive
+    runtime::InstanceState last{};            // its last conclusive probe
   };
   // A failover from a primary that cannot be reached (so not fenced by the CM): every
   // replica was detached (no longer renews its lease); promotion waits until the lease it
@@ -59,12 +71,18 @@ class ClusterManager {
   };
   void refresh_policy();
   void tick();
+  // The CM's own lateness: time it was not scheduled (stopped, starved of CPU) does not
+  // count against anyone. Moves every "unhealthy since" forward by `lag`.
+  void forgive(Clock::duration lag, const std::string& why);
   void failover(const Decision& d, const std::vector<runtime::InstanceInfo>& all,
                 const std::map<std::string, runtime::InstanceState>& states, Clock::time_point detected);
   std::optional<std::string> fence_by_lease(const std::string& old, const std::vector<runtime::InstanceInfo>& all,
                                             const core::Error& why);
   void rejoin(const std::vector<runtime::InstanceInfo>& all, const std::map<std::string, runtime::InstanceState>& states);
   void report(const std::string& type, const std::string& reason, const std::string& message);
+  // The reporter thread: records reported Events through the API, in order, until `stop`
+  // (what is queued then is still sent).
+  void record_events(const std::atomic<bool>& stop);
   void save_state();
   // status.ha.lastDecision or .lastFailover (best effort: the API may be down).
   void publish(const char* which, const core::Json& decision);
@@ -92,6 +110,13 @@ class ClusterManager {
   int sync_k_ = 0;
   std::vector<std::string> standing_by_;  // replicas a failover could promote now (state.json)
   Clock::time_point primary_failed_since_{}, last_restart_ask_{};
+  core::KeyedWorkers probers_;   // one long-lived thread per instance
+  int64_t lag_events_ = 0;       // rounds in which the CM noticed it had not been scheduled
+  Clock::duration max_lag_{};    // the longest such lateness
+  Clock::time_point lag_logged_{};
+  std::mutex events_mu_;
+  std::condition_variable events_cv_;
+  std::deque<std::array<std::string, 3>> events_;  // type, reason, message
 };
 
 }  // namespace polarstack::ha

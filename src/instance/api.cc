@@ -47,7 +47,11 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     if (std::string cm = req.header("x-polarstack-cm"); cm == "active" || cm == "paused") {
       std::lock_guard<std::mutex> lock(mu_);
       auto now = Clock::now();
-      if (cm == "active") last_cm_contact_ = now;
+      if (cm == "active") {
+        last_cm_contact_ = now;
+        std::string to = req.header("x-polarstack-notify");
+        if (to.size() <= 21 && all_of(to, 21, ".:")) notify_to_ = to;
+      }
       // No lease header: not renewed (the CM stopped renewing a primary it sees failing).
       std::string lease = cm == "active" ? req.header("x-polarstack-lease-ms") : "0";
       if (!lease.empty()) {

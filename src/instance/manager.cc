@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,9 +75,21 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
   {
     auto until = Clock::now() + budget;
     std::unique_lock<std::timed_mutex> lock(probe_mu_, std::defer_lock);
-    if (lock.try_lock_for(budget)) {
+    pid_t pm;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pm = pm_;
+    }
+    // The probe's session is long-lived, and a hung postmaster (stopped, e.g. SIGSTOP)
+    // would let it go on answering: such a postmaster accepts no new connection, so it
+    // does not count as answering.
+    char pm_state = pm > 0 ? core::proc_stat(pm).state : 0;
+    if (pm_state == 'T' || pm_state == 't') {
+      p.error = "the postmaster (pid " + std::to_string(pm) + ") is stopped: it accepts no new connection";
+    } else if (lock.try_lock_for(budget)) {
       p = prober_.probe(std::max<std::chrono::milliseconds>(
           50ms, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now())));
+      connects_ = prober_.connects();
     } else {
       p.error = "another probe is still waiting for PostgreSQL";
     }
@@ -101,6 +116,7 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
                                                               lease_renewed_ + lease_ - Clock::now()).count())
                                    : 0},
           {"orphansKilled", orphans_killed_}, {"orphanWindowUs", orphan_window_us_},
+          {"probeConnects", connects_.load()}, {"lateRounds", late_rounds_.load()},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -154,6 +170,19 @@ static int kill_orphans() {
   return killed;
 }
 
+void Manager::notify_cm(const std::string& what) {
+  if (notify_to_.empty() || Clock::now() - last_cm_contact_ >= kCmActive) return;
+  size_t colon = notify_to_.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(notify_to_.c_str() + colon + 1)));
+  if (colon == std::string::npos || ::inet_pton(AF_INET, notify_to_.substr(0, colon).c_str(), &a.sin_addr) != 1) return;
+  if (notify_fd_ < 0) notify_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  std::string msg = cfg_.cluster + " " + cfg_.name + " " + what;
+  // Best effort: the CM's next probe sees the same.
+  (void)::sendto(notify_fd_, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+}
+
 void Manager::on_postmaster_exit(int status) {
   std::lock_guard<std::mutex> lock(mu_);
   // Orphaned backends may still hold connections and acknowledge commits: end them now.
@@ -171,6 +200,7 @@ void Manager::on_postmaster_exit(int status) {
                                  std::to_string(orphan_window_us_) + " us");
   pm_ = -1;
   ++restarts_;
+  notify_cm("postmaster-exited");
   if (Clock::now() - started_at_ > kStableAfter) quick_crashes_ = 0;
   if (++quick_crashes_ > kMaxQuickCrashes) {
     state_ = "CrashLoop";
@@ -353,6 +383,19 @@ bool Manager::check_lease() {
   }
   auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - renewed);
   if (!stale && (lease.count() == 0 || silent < lease * kLeaseFenceAt)) return false;
+  // This loop itself woke late (the manager was stopped or starved): renewals may be
+  // waiting, unread, for threads that did not run either. Look once more shortly (and at
+  // the replicas' replies at once) before blaming the CM and the replicas: still well
+  // inside the lease (kLeaseFenceAt), and never longer than kLagGrace.
+  if (!stale && late_) {
+    late_ = false;
+    lag_deferred_until_ = now + kLagGrace;
+    lease_checked_ = {};
+    core::log_warn("instance", "the lease was not renewed for " + std::to_string(silent.count()) +
+                                   " ms, but this manager was not scheduled either: looking again before fencing");
+    return false;
+  }
+  if (!stale && now < lag_deferred_until_) return false;
   std::string why = stale ? "a newer term was promoted elsewhere"
                           : "no word from the Cluster Manager or any replica for " + std::to_string(silent.count()) +
                                 " ms (lease " + std::to_string(lease.count()) + " ms)";
@@ -385,9 +428,19 @@ bool Manager::reap_postmaster() {
 }
 
 void Manager::supervise() {
-  while (!wait_signal(100ms)) {
+  auto due = Clock::now() + kLoopEvery;
+  while (!wait_signal(kLoopEvery)) {
+    // Woken by a signal early, or on time; much later means this process did not run.
+    auto now = Clock::now();
+    if (now - due > kLagSlack) {
+      late_ = true;
+      ++late_rounds_;
+    }
+    due = now + kLoopEvery;
     if (reap_postmaster()) continue;
-    if (check_lease()) continue;
+    bool fenced_itself = check_lease();
+    late_ = false;  // lateness counts for the lease check of the round that noticed it
+    if (fenced_itself) continue;
     {
       std::unique_lock<std::mutex> lock(fence_mu_);
       if (fence_requested_) {

@@ -27,6 +27,9 @@ constexpr auto kCmActive = 5s;         // a CM probe this recent means a CM acts
 constexpr auto kPrimaryDownMax = 30s;  // a down primary waits at most this long for the CM
 constexpr double kLeaseFenceAt = 0.75;  // a primary fences itself this far into an unrenewed lease
 constexpr auto kLeaseCheckEvery = 200ms;  // how often a primary looks for its replicas' replies
+constexpr auto kLoopEvery = 100ms;  // the supervision loop's period (signals wake it sooner)
+constexpr auto kLagSlack = 250ms;   // a loop this late was not scheduled (stopped, starved)
+constexpr auto kLagGrace = 300ms;   // how long a late loop waits for renewals before fencing
 
 class Manager {
  public:
@@ -95,6 +98,12 @@ class Manager {
   // cluster. While it does, a primary whose postmaster dies is left down for it to
   // decide (fail over, or restart in place); without it the manager restarts it itself.
   Clock::time_point last_cm_contact_{};
+  // Where that CM listens for word from instances ("X-Polarstack-Notify: ip:port" on its
+  // probes): a dead postmaster is told to it at once (one UDP datagram), so the CM
+  // acts on it without waiting for its next probe.
+  std::string notify_to_;
+  int notify_fd_ = -1;
+  void notify_cm(const std::string& what);  // with mu_ held
   // The lease: a primary accepts writes only while it holds one. The Cluster Manager grants
   // it (and sets its length) with "X-Polarstack-Lease-Ms" on its probes; each probe renews
   // it, and so does every new reply from a replica (pg_stat_replication.reply_time), so a
@@ -105,11 +114,16 @@ class Manager {
   Clock::time_point lease_renewed_{}, lease_checked_{};
   std::string last_reply_;   // the replicas' latest reply_time seen on this primary
   bool stale_term_ = false;  // a CM told this primary of a newer term: it fences itself
+  // The supervision loop's own lateness (supervise thread only; late_rounds_ in status).
+  bool late_ = false;
+  std::atomic<int64_t> late_rounds_{0};
+  Clock::time_point lag_deferred_until_{};
   int64_t data_bytes_ = 0;
   Clock::time_point data_bytes_at_{};
 
   std::timed_mutex probe_mu_;  // guards prober_
   Prober prober_;
+  std::atomic<int64_t> connects_{0};  // connections prober_ opened (status: probeConnects)
   Prober lease_prober_;  // the supervision thread's own connection (never waits for probe_mu_)
 };
 

@@ -230,29 +230,46 @@ core::Result<engine::WireConnection*> Prober::conn() {
                                         std::chrono::seconds(2));
   if (!c) return std::unexpected(c.error());
   conn_ = std::move(*c);
+  ++connects_;
   return &*conn_;
 }
 
 Probe Prober::probe(std::chrono::milliseconds timeout) {
   Probe p;
-  // A fresh connection every time: the postmaster itself must answer (one that hangs, or
-  // was stopped with SIGSTOP, still lets old sessions run; a new one shows it).
-  auto fresh = engine::WireConnection::open({paths_.run(), cfg_.port, kSuperuser, "postgres", "polarstack-probe"},
-                                            timeout);
-  if (!fresh) {
-    p.error = fresh.error().message;
-    return p;
-  }
-  auto* c = &*fresh;
-  auto rows = c->query(
+  // Over the prober's long-lived connection: a probe forks no backend. (A postmaster
+  // that hangs, e.g. stopped with SIGSTOP, still lets this session run: the manager
+  // looks at the postmaster process itself, see Manager::status.) A connection broken by
+  // a restart is opened again once within the same probe.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  core::Result<std::vector<engine::WireRow>> rows = core::fail(Code::kUnavailable, "not connected");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = conn_ && conn_->ok();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (!reused) {
+      conn_.reset();
+      auto c = engine::WireConnection::open({paths_.run(), cfg_.port, kSuperuser, "postgres", "polarstack-probe"}, left);
+      if (!c) {
+        rows = std::unexpected(c.error());
+        break;
+      }
+      conn_ = std::move(*c);
+      ++connects_;
+      left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    }
+    rows = conn_->query_prepared("polarstack_probe",
       "select pg_is_in_recovery(), case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end, "
       "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
       "coalesce((select received_tli from pg_stat_wal_receiver limit 1), "
       "(select timeline_id from pg_control_checkpoint())), "
       "coalesce((select status from pg_stat_wal_receiver limit 1), ''), current_setting('server_version'), "
-      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, timeout);
+      "(select sender_port from pg_stat_wal_receiver limit 1)", {}, std::max(left, std::chrono::milliseconds(1)));
+    if (rows || !reused) break;
+    conn_.reset();  // broken (the postmaster restarted, the backend was terminated): once more, fresh
+  }
+  if (!rows) p.error = rows.error().message;
   if (!rows || rows->empty() || (*rows)[0].size() < 8) {
-    p.error = rows ? "unexpected probe result" : rows.error().message;
+    if (rows) p.error = "unexpected probe result";
     return p;
   }
   const auto& r = (*rows)[0];

@@ -61,8 +61,8 @@ struct Probe {
   std::string error;
 };
 
-// A probing connection over the unix socket as the superuser (peer authentication),
-// reconnecting as needed.
+// A long-lived connection over the unix socket as the superuser (peer authentication),
+// for probing and administration, opened again as needed.
 class Prober {
  public:
   explicit Prober(Paths paths, Config cfg) : paths_(std::move(paths)), cfg_(std::move(cfg)) {}
@@ -78,12 +78,15 @@ class Prober {
   // Replica: whether a WAL receiver runs.
   core::Result<bool> receiving();
   void reset() { conn_.reset(); }
+  // How many connections it opened (each one a backend forked by the postmaster).
+  int64_t connects() const { return connects_; }
 
  private:
   core::Result<engine::WireConnection*> conn();
   Paths paths_;
   Config cfg_;
   std::optional<engine::WireConnection> conn_;
+  int64_t connects_ = 0;
 };
 
 // Bytes under `dir` (0 if it does not exist).

@@ -205,7 +205,9 @@ core::Result<Json> Client::request(const std::string& method, const std::string&
     return fail(Code::kBadRequest, "unsupported method " + method);
   }
   constexpr auto kIdleReuse = std::chrono::milliseconds(1000);
-  if (http_ && std::chrono::steady_clock::now() - last_used_ > kIdleReuse) http_.reset();
+  // The connection is closed, not the client: its TLS context (the CA store parsed from
+  // the kubeconfig and the system's) costs far more than a new connection.
+  if (http_ && std::chrono::steady_clock::now() - last_used_ > kIdleReuse) http_->stop();
   httplib::Headers headers = {{"Accept", accept}};
   auto send = [&]() -> httplib::Result {
     if (!http_) {
@@ -219,17 +221,18 @@ core::Result<Json> Client::request(const std::string& method, const std::string&
     if (method == "PATCH") return http_->Patch(full.c_str(), headers, body, content_type.c_str());
     return http_->Delete(full.c_str(), headers, body, content_type.c_str());
   };
-  bool reused = http_ != nullptr;
+  bool reused = http_ && http_->is_socket_open() > 0;
   httplib::Result res = send();
   if (!res && reused && res.error() == httplib::Error::Write) {
-    http_.reset();  // not delivered over a connection the server had closed: once more, on a new one
+    http_->stop();  // not delivered over a connection the server had closed: once more, on a new one
     res = send();
   }
   last_used_ = std::chrono::steady_clock::now();
   if (!res && !http_) return fail(Code::kInvalid, "invalid server URL " + cfg_.server);
+  if (!keep_alive_) http_->stop();
   if (!res) {
     std::string why = httplib::to_string(res.error());
-    http_.reset();  // a broken keep-alive connection is not reused
+    http_->stop();  // a broken keep-alive connection is not reused
     return fail(transport_error(why));
   }
   return decode_response(res->status, res->body, method + " " + path_and_query);

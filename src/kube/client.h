@@ -63,6 +63,10 @@ class Client {
   ~Client();
 
   const ClientConfig& config() const { return cfg_; }
+  // false: each request's connection is closed once it is answered. For a client that
+  // calls now and then (a Cluster Manager reading its policy): the server then holds no
+  // idle connection for it.
+  void set_keep_alive(bool on) { keep_alive_ = on; }
 
   core::Result<Json> get(const ResourceRef& r, const std::string& ns, const std::string& name);
   core::Result<Json> list(const ResourceRef& r, const std::string& ns, const ListOptions& opts = {});
@@ -99,6 +103,7 @@ class Client {
   // 2 s), and a request written into a closed connection fails (a Cluster Manager's
   // status patch right after a failover did, leaving the endpoint on the old route).
   std::chrono::steady_clock::time_point last_used_{};
+  bool keep_alive_ = true;
 };
 
 // Percent-encodes a query parameter value.

@@ -100,6 +100,7 @@ core::Result<cluster::ClusterApi*> KubeconfigClusterApi::current() {
     if (cfg) {
       api_.reset();
       client_ = std::make_unique<Client>(*cfg);
+      client_->set_keep_alive(keep_alive_);
       api_ = std::make_unique<KubeClusterApi>(*client_, component_);
       loaded_ = *text;
     }

@@ -38,6 +38,8 @@ class KubeconfigClusterApi : public cluster::ClusterApi {
  public:
   KubeconfigClusterApi(std::string kubeconfig_path, std::string component)
       : path_(std::move(kubeconfig_path)), component_(std::move(component)) {}
+  // See Client::set_keep_alive.
+  void set_keep_alive(bool on) { keep_alive_ = on; }
   core::Result<Json> get_cluster(const std::string& ns, const std::string& name) override;
   core::Status patch_cluster(const std::string& ns, const std::string& name, const Json& merge_patch) override;
   core::Status ensure_secret(const std::string& ns, const std::string& name,
@@ -55,6 +57,7 @@ class KubeconfigClusterApi : public cluster::ClusterApi {
   // The API for the kubeconfig as it is now (reloaded if the file changed).
   core::Result<cluster::ClusterApi*> current();
   std::string path_, component_, loaded_;
+  bool keep_alive_ = true;
   std::unique_ptr<Client> client_;
   std::unique_ptr<KubeClusterApi> api_;
   std::mutex mu_;

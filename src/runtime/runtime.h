@@ -99,6 +99,11 @@ class Runtime {
   // instance manager what `grant` says (lease, term, whether a CM acts).
   virtual core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name,
                                             std::chrono::milliseconds timeout, const CmGrant& grant) = 0;
+  // For the Cluster Manager's loop: waits up to `timeout` for word pushed by an instance
+  // of `c` probed through this runtime (its postmaster died), so that the CM probes again
+  // at once instead of at its next interval. True if word came (a hint only: what
+  // happened is what the next probe says).
+  virtual bool wait_instance_event(const ClusterKey& c, std::chrono::milliseconds timeout) = 0;
   // Makes a replica stop streaming from its primary (so it no longer renews that
   // primary's lease) until it follows another or is promoted. Returns once it stopped.
   virtual core::Status detach(const ClusterKey& c, const std::string& name) = 0;

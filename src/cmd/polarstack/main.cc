@@ -156,6 +156,7 @@ int run_cm(const std::string& dir) {
   // The API may be down or move (a server restarted on another port): the CM works on
   // without it and follows the kubeconfig file.
   kube::KubeconfigClusterApi api(cfg->value("kubeconfig", ""), "polarstack-cm");
+  api.set_keep_alive(false);  // it calls every few seconds: no idle connection held on the server
   ha::ClusterManager cm(**rt, api, {cfg->value("namespace", "default"), cfg->value("cluster", "")}, dir);
   std::atomic<bool> stop{false};
   std::thread waiter([&] {

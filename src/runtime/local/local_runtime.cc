@@ -1,10 +1,15 @@
 #include "runtime/local/local_runtime.h"
 
-#include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "core/files.h"
@@ -300,41 +305,73 @@ core::Status LocalRuntime::post(const ClusterKey& c, const std::string& name, co
 core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::string& name, const std::string& method,
                                                 const std::string& path, std::chrono::milliseconds timeout,
                                                 const std::string& body, const CmGrant* grant) {
-  std::string dir = find_instance(c, name);
+  const Node* node = nullptr;
+  std::string dir = find_instance(c, name, &node);
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
-  auto cfg = instance::load_config({dir});
-  if (!cfg) return std::unexpected(cfg.error());
-  auto token = core::read_secret(cluster_dir(c) + "/secrets/token");
-  if (!token) return std::unexpected(token.error());
-  httplib::Client cli(cfg->host, cfg->api_port);
-  auto connect = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(2));
-  cli.set_connection_timeout(connect.count() / 1000, (connect.count() % 1000) * 1000);
-  cli.set_read_timeout(timeout.count() / 1000, (timeout.count() % 1000) * 1000);
-  httplib::Headers h{{"Authorization", "Bearer " + *token}};
+  ApiCall call{method, path, body, {}, timeout};
   if (grant) {
-    h.emplace("X-Polarstack-Cm", grant->active ? "active" : "paused");
+    call.headers.emplace_back("X-Polarstack-Cm", grant->active ? "active" : "paused");
     if (!grant->active || grant->lease.count() >= 0) {
-      h.emplace("X-Polarstack-Lease-Ms", std::to_string(grant->active ? grant->lease.count() : 0));
+      call.headers.emplace_back("X-Polarstack-Lease-Ms", std::to_string(grant->active ? grant->lease.count() : 0));
     }
-    h.emplace("X-Polarstack-Term", std::to_string(grant->term));
-    h.emplace("X-Polarstack-Timeout-Ms", std::to_string(timeout.count()));
+    call.headers.emplace_back("X-Polarstack-Term", std::to_string(grant->term));
+    call.headers.emplace_back("X-Polarstack-Timeout-Ms", std::to_string(timeout.count()));
+    if (grant->active) {
+      auto it = notify_to_.find(node ? node->host() : "127.0.0.1");
+      if (it != notify_to_.end() && !it->second.empty()) call.headers.emplace_back("X-Polarstack-Notify", it->second);
+    }
   }
-  httplib::Result r = method == "GET"    ? cli.Get(path, h)
-                      : method == "PUT"  ? cli.Put(path, h, body, "application/json")
-                      : method == "DELETE" ? cli.Delete(path, h)
-                                           : cli.Post(path, h, body, "application/json");
-  if (!r) return core::fail(Code::kUnavailable, "instance manager of " + name + " is not answering (" + httplib::to_string(r.error()) + ")");
-  if (r->status != 200) {
-    auto j = core::parse_json(r->body);
-    std::string msg = j && j->is_object() ? j->value("error", r->body) : r->body;
-    return core::fail(r->status == 409 ? Code::kConflict : Code::kInternal, name + ": " + msg);
-  }
-  return r->body;
+  return api_.call(dir, cluster_dir(c) + "/secrets/token", name, call);
 }
 
 core::Result<InstanceState> LocalRuntime::probe(const ClusterKey& c, const std::string& name,
                                                 std::chrono::milliseconds timeout, const CmGrant& grant) {
+  std::call_once(notify_once_, [this] { open_notify(); });
   return state_from(call_ms(c, name, "GET", "/v1/status", timeout, "", &grant));
+}
+
+void LocalRuntime::open_notify() {
+  auto bind_on = [&](const std::string& ip) -> std::string {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      if (fd >= 0) ::close(fd);
+      return "";  // e.g. the bridge is not up: probes alone tell
+    }
+    notify_fds_.push_back(fd);
+    return ip + ":" + std::to_string(ntohs(a.sin_port));
+  };
+  notify_to_["127.0.0.1"] = bind_on("127.0.0.1");
+  std::map<std::string, std::string> bridges;  // network -> ip:port
+  for (const auto& n : opts_.nodes) {
+    if (n.address.empty()) continue;
+    std::string net = network_of(n.address);
+    if (net.empty()) continue;
+    if (!bridges.count(net)) bridges[net] = bind_on(net.substr(0, net.rfind('.')) + ".1");
+    notify_to_[n.address] = bridges[net];
+  }
+}
+
+bool LocalRuntime::wait_instance_event(const ClusterKey&, std::chrono::milliseconds timeout) {
+  std::call_once(notify_once_, [this] { open_notify(); });
+  std::vector<pollfd> fds;
+  for (int fd : notify_fds_) fds.push_back({fd, POLLIN, 0});
+  if (fds.empty()) {
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
+  int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, timeout.count())));
+  if (r <= 0) return false;
+  char buf[512];
+  for (int fd : notify_fds_) {
+    while (::recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+  }
+  return true;
 }
 
 core::Status LocalRuntime::detach(const ClusterKey& c, const std::string& name) {

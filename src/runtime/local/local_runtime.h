@@ -14,11 +14,13 @@
 // which owns the instance directories; every parent directory must be traversable by it.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/json.h"
+#include "runtime/local/instance_client.h"
 #include "runtime/local/node.h"
 #include "runtime/local/ports.h"
 #include "runtime/runtime.h"
@@ -55,6 +57,7 @@ class LocalRuntime : public Runtime {
   core::Status drop_slot(const ClusterKey& c, const std::string& on, const std::string& slot) override;
   core::Result<InstanceState> probe(const ClusterKey& c, const std::string& name, std::chrono::milliseconds timeout,
                                     const CmGrant& grant) override;
+  bool wait_instance_event(const ClusterKey& c, std::chrono::milliseconds timeout) override;
   core::Status detach(const ClusterKey& c, const std::string& name) override;
   core::Status restart(const ClusterKey& c, const std::string& name) override;
   core::Status set_sync_standbys(const ClusterKey& c, const std::string& on, const std::vector<std::string>& standbys,
@@ -101,6 +104,14 @@ class LocalRuntime : public Runtime {
 
   Options opts_;
   PortRegistry ports_;
+  InstanceClient api_;  // kept-alive connections to the instance managers
+  // UDP sockets instances push word to (wait_instance_event): one on 127.0.0.1, one on
+  // the bridge's address of node networks; opened on the first probe. By the address an
+  // instance listens on: where it is told to send ("ip:port").
+  void open_notify();
+  std::once_flag notify_once_;
+  std::vector<int> notify_fds_;
+  std::map<std::string, std::string> notify_to_;  // instance host -> ip:port
   int pg_uid_ = -1, pg_gid_ = -1;  // set when running as root
   std::mutex mu_;
 };

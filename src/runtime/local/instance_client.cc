@@ -1,0 +1,117 @@
+#include "runtime/local/instance_client.h"
+
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include "core/files.h"
+#include "core/json.h"
+#include "instance/config.h"
+
+namespace polarstack::runtime::local {
+
+using core::Code;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr size_t kIdlePerTarget = 4;
+
+bool stat_of(const std::string& path, int64_t& mtime_ns, int64_t& size) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  size = static_cast<int64_t>(st.st_size);
+  return true;
+}
+}  // namespace
+
+InstanceClient::InstanceClient() = default;
+InstanceClient::~InstanceClient() = default;
+
+core::Result<std::pair<std::string, int>> InstanceClient::target(const std::string& dir) {
+  int64_t mt = 0, sz = 0;
+  std::string file = instance::Paths{dir}.config();
+  if (!stat_of(file, mt, sz)) return core::fail(Code::kNotFound, "no instance at " + dir);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = targets_.find(dir);
+    if (it != targets_.end() && it->second.mtime_ns == mt && it->second.size == sz) {
+      return std::pair{it->second.host, it->second.port};
+    }
+  }
+  auto cfg = instance::load_config({dir});
+  if (!cfg) return std::unexpected(cfg.error());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& t = targets_[dir];
+  if (t.host != cfg->host || t.port != cfg->api_port) t.idle.clear();  // it moved: old connections go
+  t.host = cfg->host;
+  t.port = cfg->api_port;
+  t.mtime_ns = mt;
+  t.size = sz;
+  return std::pair{t.host, t.port};
+}
+
+core::Result<std::string> InstanceClient::token(const std::string& file) {
+  int64_t mt = 0, sz = 0;
+  if (!stat_of(file, mt, sz)) return core::fail(Code::kNotFound, "cannot read the cluster's token " + file);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tokens_.find(file);
+    if (it != tokens_.end() && it->second.mtime_ns == mt && it->second.size == sz) return it->second.value;
+  }
+  auto v = core::read_secret(file);
+  if (!v) return v;
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_[file] = {*v, mt, sz};
+  return *v;
+}
+
+core::Result<std::string> InstanceClient::call(const std::string& dir, const std::string& token_file,
+                                               const std::string& name, const ApiCall& c) {
+  auto where = target(dir);
+  if (!where) return std::unexpected(where.error());
+  auto tok = token(token_file);
+  if (!tok) return std::unexpected(tok.error());
+  std::unique_ptr<httplib::Client> cli;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& idle = targets_[dir].idle;
+    while (!idle.empty() && !cli) {
+      Idle i = std::move(idle.back());
+      idle.pop_back();
+      if (Clock::now() - i.since < kReuseWithin) cli = std::move(i.client);
+    }
+  }
+  if (!cli) {
+    cli = std::make_unique<httplib::Client>(where->first, where->second);
+    cli->set_keep_alive(true);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++opened_;
+  }
+  auto connect = std::min<std::chrono::milliseconds>(c.timeout, std::chrono::seconds(2));
+  cli->set_connection_timeout(connect.count() / 1000, (connect.count() % 1000) * 1000);
+  cli->set_read_timeout(c.timeout.count() / 1000, (c.timeout.count() % 1000) * 1000);
+  cli->set_write_timeout(c.timeout.count() / 1000, (c.timeout.count() % 1000) * 1000);
+  httplib::Headers h{{"Authorization", "Bearer " + *tok}};
+  for (const auto& [k, v] : c.headers) h.emplace(k, v);
+  httplib::Result r = c.method == "GET"      ? cli->Get(c.path, h)
+                      : c.method == "PUT"    ? cli->Put(c.path, h, c.body, "application/json")
+                      : c.method == "DELETE" ? cli->Delete(c.path, h)
+                                             : cli->Post(c.path, h, c.body, "application/json");
+  if (!r) {
+    return core::fail(Code::kUnavailable,
+                      "instance manager of " + name + " is not answering (" + httplib::to_string(r.error()) + ")");
+  }
+  if (cli->is_socket_open()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& idle = targets_[dir].idle;
+    if (idle.size() < kIdlePerTarget) idle.push_back({std::move(cli), Clock::now()});
+  }
+  if (r->status != 200) {
+    auto j = core::parse_json(r->body);
+    std::string msg = j && j->is_object() ? j->value("error", r->body) : r->body;
+    return core::fail(r->status == 409 ? Code::kConflict : Code::kInternal, name + ": " + msg);
+  }
+  return r->body;
+}
+
+}  // namespace polarstack::runtime::local
