@@ -6,7 +6,8 @@
 //   - acknowledged commits lost (every acknowledged id is looked for afterwards)
 //   - the same for automatic failover by the Cluster Manager after kill -9 of the
 //     primary's postmaster, and after SIGSTOP of it (a hang: failureTimeoutMs applies)
-// Usage: failover_bench [--runs N]   (default 20 of each)
+//   - kill -9 failover again on a cluster in sync mode (syncReplicas 1)
+// Usage: failover_bench [--runs N] [--sync-runs N] [--partition-runs N]   (default 20 of each)
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -143,6 +144,64 @@ std::map<std::string, std::string> endpoint_conninfo(const ServerProcess& server
   return {{"host", "127.0.0.1"}, {"port", ep.substr(ep.rfind(':') + 1)}, {"user", "postgres"}, {"password", pw}, {"dbname", "postgres"}};
 }
 
+// kill -9 of the primary's postmaster `runs` times on a fresh 1 + 2 cluster `name`
+// created with `extra` spec lines (e.g. sync replication), under the same writer: the
+// write gaps, and how many acknowledged commits were lost (through `lost`).
+std::optional<std::vector<double>> kill9_series(ServerProcess& server, const std::string& name, const std::string& extra,
+                                                int runs, size_t* acked, size_t* lost) {
+  server.polarctl({"apply", "-f", server.write(name + ".yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\n"
+                                                               "metadata:\n  name: " + name + "\nspec:\n  readers: 2\n" + extra)});
+  if (!wait_until([&] { return settled(server, "", name); }, 300s)) {
+    std::fprintf(stderr, "cluster %s did not become Ready\n", name.c_str());
+    return std::nullopt;
+  }
+  auto conninfo = endpoint_conninfo(server, name);
+  {
+    std::vector<std::pair<std::string, std::string>> p(conninfo.begin(), conninfo.end());
+    auto conn = ps::engine::Connection::open(p);
+    if (!conn || !conn->exec("create table w (id int primary key)")) return std::nullopt;
+  }
+  Writer writer(conninfo);
+  std::vector<double> gaps;
+  for (int r = 0; r < runs; ++r) {
+    wait_until([&] { return standing_by(server, name) == 2 && settled(server, "", name); }, 60s);
+    auto now = cluster(server, name);
+    std::string old = ps::core::string_at(now, "status.currentPrimary");
+    int port = 0;
+    const auto* is = ps::core::find_path(now, "status.instances");
+    for (const auto& i : is ? *is : ps::core::Json::array()) port = i.value("name", "") == old ? i.value("port", 0) : port;
+    auto m = conninfo;
+    m["port"] = std::to_string(port);
+    std::vector<std::pair<std::string, std::string>> q(m.begin(), m.end());
+    int pm = 0;
+    if (auto conn = ps::engine::Connection::open(q)) {
+      auto rows = conn->query("select pg_read_file('postmaster.pid', 0, 16)");
+      pm = rows && !rows->empty() && (*rows)[0][0] ? std::atoi((*rows)[0][0]->c_str()) : 0;
+    }
+    if (pm <= 0) return std::nullopt;
+    auto t0 = Clock::now();
+    ::kill(pm, SIGKILL);
+    if (!wait_until([&] {
+          std::string p = ps::core::string_at(cluster(server, name), "status.currentPrimary");
+          return !p.empty() && p != old && settled(server, p, name);
+        }, 180s)) {
+      std::fprintf(stderr, "%s: no failover after kill -9 of %s\n", name.c_str(), old.c_str());
+      return std::nullopt;
+    }
+    auto t1 = Clock::now();
+    wait_until([&] {
+      auto a = writer.acks();
+      return !a.empty() && a.back().at > t1;
+    }, 60s);
+    gaps.push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
+  }
+  writer.stop();
+  auto acks = writer.acks();
+  *acked = acks.size();
+  *lost = acks.size() - present_of(conninfo, acks);
+  return gaps;
+}
+
 bool run_ip(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/sbin/ip"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -217,11 +276,13 @@ std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* l
 }
 
 int main(int argc, char** argv) {
-  int runs = 20, partition_runs = -1;
+  int runs = 20, partition_runs = -1, sync_runs = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--partition-runs") partition_runs = std::max(0, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--sync-runs") sync_runs = std::max(0, std::atoi(argv[i + 1]));
   }
+  if (sync_runs < 0) sync_runs = runs;
   if (partition_runs < 0) partition_runs = runs;
   if (::geteuid() != 0 || ::access("/usr/sbin/ip", X_OK) != 0) partition_runs = 0;  // namespaces need root
   ServerProcess server("", {{"POLARSTACK_CLUSTER_CONTROLLER", "on"}});
@@ -329,6 +390,15 @@ int main(int argc, char** argv) {
   std::printf("acknowledged commits: %zu, lost: %zu (async mode: a failover may lose the last commits; a switchover never)\n",
               acks.size(), acks.size() - present_of(conninfo, acks));
   std::printf("targets: switchover median <= 500 ms; failover median <= 1 s, max <= 3 s (SIGSTOP includes failureTimeoutMs, default 2000)\n");
+  if (sync_runs > 0) {
+    size_t acked = 0, lost_s = 0;
+    auto gaps = kill9_series(server, "fs", "  replication:\n    mode: sync\n    syncReplicas: 1\n", sync_runs, &acked, &lost_s);
+    if (!gaps) return 1;
+    std::printf("sync mode (syncReplicas 1), 1 primary + 2 readers, %d runs:\n", sync_runs);
+    print_stats("write unavailability, kill -9 failover", *gaps);
+    std::printf("acknowledged commits: %zu, lost: %zu (sync mode: none may be)\n", acked, lost_s);
+    std::printf("target (issue 13): kill -9 failover median <= 400 ms, max <= 1 s, in async and sync mode\n");
+  }
   if (partition_runs > 0) {
     size_t acked = 0, lost_p = 0;
     auto gaps = partitions(partition_runs, &acked, &lost_p);
