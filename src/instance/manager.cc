@@ -53,8 +53,16 @@ core::Result<std::string> Manager::fence(std::chrono::milliseconds grace) {
     state_ = "Fencing";
     if (auto st = save_config(paths_, cfg_); !st) return std::unexpected(st.error());
   }
+  bool crashed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    crashed = pm_ <= 0 && !last_exit_clean_;  // already down, and not by a clean shutdown
+  }
   stop_postmaster(grace);
-  auto lsn = shutdown_checkpoint_lsn(paths_);
+  // A postmaster that died (killed, crashed) left no shutdown checkpoint: no need to ask
+  // pg_controldata (tens of milliseconds a failover waits for) to say so.
+  auto lsn = crashed ? core::Result<std::string>(core::fail(core::Code::kUnavailable, "the postmaster died (no shutdown checkpoint)"))
+                     : shutdown_checkpoint_lsn(paths_);
   std::lock_guard<std::mutex> lock(mu_);
   state_ = "Fenced";
   if (!lsn) {
@@ -193,6 +201,7 @@ void Manager::on_postmaster_exit(int status) {
   orphans_killed_ = kill_orphans();
   ::kill(-pm_, SIGKILL);  // a postmaster adopted after a manager restart: its group is not our children
   orphan_window_us_ = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+  last_exit_clean_ = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   std::string how = status < 0 ? "vanished" : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
   last_error_ = "postmaster (pid " + std::to_string(pm_) + ") " + how;
@@ -234,11 +243,13 @@ void Manager::stop_postmaster(std::chrono::milliseconds grace) {
   ::kill(pm, SIGINT);  // fast shutdown
   auto deadline = Clock::now() + grace;
   bool reaped = false;
+  int exit_status = -1;
   while (Clock::now() < deadline) {
     if (child) {
       int st;
       if (::waitpid(pm, &st, WNOHANG) == pm) {
         reaped = true;
+        exit_status = st;
         break;
       }
     } else if (!core::process_alive(pm)) {
@@ -253,6 +264,8 @@ void Manager::stop_postmaster(std::chrono::milliseconds grace) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pm_ = -1;
+    // Unknown (not our child): pg_controldata is asked.
+    last_exit_clean_ = !reaped || (WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
   }
   std::lock_guard<std::timed_mutex> plock(probe_mu_);
   prober_.reset();

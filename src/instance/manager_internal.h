@@ -82,6 +82,7 @@ class Manager {
   pid_t pm_ = -1;
   bool pm_child_ = false;
   int restarts_ = 0;
+  bool last_exit_clean_ = true;  // how the postmaster last exited (true: exit status 0)
   // The last death of the postmaster: how many orphaned PostgreSQL processes (backends
   // that could still acknowledge a commit) were killed, and how long after the manager
   // was told (SIGCHLD) they were all gone. -1: none yet.

@@ -330,7 +330,18 @@ core::Status Prober::drop_slot(const std::string& slot) {
 core::Status Prober::promote() {
   auto c = conn();
   if (!c) return std::unexpected(c.error());
-  return (*c)->exec("select pg_promote(true, 30)", {}, std::chrono::seconds(35));
+  // pg_promote(wait => true) looks for the end of recovery only every 100 ms: signal it,
+  // then look every 5 ms here (the promotion itself takes a few tens of milliseconds).
+  auto r = (*c)->query("select pg_promote(false)", {}, std::chrono::seconds(5));
+  if (!r) return std::unexpected(r.error());
+  if (r->empty() || (*r)[0][0].value_or("f") != "t") return core::fail(Code::kInternal, "pg_promote refused to promote");
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;) {
+    auto rec = (*c)->query("select pg_is_in_recovery()", {}, std::chrono::seconds(5));
+    if (!rec) return std::unexpected(rec.error());
+    if (!rec->empty() && (*rec)[0][0].value_or("t") == "f") return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling PostgreSQL's end of recovery
+  }
+  return core::fail(Code::kUnavailable, "the promotion did not complete within 30 s");
 }
 
 core::Result<std::string> Prober::last_replica_reply() {
