@@ -359,3 +359,49 @@ TEST(WorkflowCodec, RoundTrip) {
 
 }  // namespace
 }  // namespace polarstack::workflow
+
+namespace polarstack::workflow {
+namespace {
+
+// A step asked again and again while it waits is not written each time: the same wait is
+// not saved again, and its attempt is recorded at most every kWaitRecordEvery. A wait
+// whose message changes is saved (status shows what it waits for).
+TEST_F(EngineTest, RepeatedSameWaitIsNotWrittenAgain) {
+  int asked = 0;
+  engine_.define({"wf", {step("w", [&](const StepInput&) {
+                    return ++asked > 50 ? StepResult::done() : StepResult::wait("replica catching up", 100ms);
+                  })}, 2});
+  auto inst = engine_.start("op-w", "wf");
+  ASSERT_TRUE(inst);
+  int before = store_.saves_;
+  drive(*inst, 200);
+  EXPECT_EQ(inst->phase, Phase::kSucceeded);
+  EXPECT_EQ(asked, 51);
+  // First attempt (2), the done result (1), and the 5 s of waiting record no attempt
+  // again (kWaitRecordEvery is 10 s), plus the finish.
+  EXPECT_LE(store_.saves_ - before, 6) << "a waiting step is written on every poll";
+  EXPECT_EQ(store_.last_["op-w"].phase, Phase::kSucceeded);
+}
+
+TEST_F(EngineTest, WaitWhoseMessageChangesIsSavedAndAttemptsAreRecordedNowAndThen) {
+  int asked = 0;
+  engine_.define({"wf", {step("w", [&](const StepInput&) {
+                    ++asked;
+                    if (asked > 300) return StepResult::done();
+                    // The message changes every 100 asks; 300 asks at 100 ms are 30 s.
+                    return StepResult::wait("waiting, round " + std::to_string(asked / 100), 100ms);
+                  })}, 2});
+  auto inst = engine_.start("op-m", "wf");
+  ASSERT_TRUE(inst);
+  int before = store_.saves_;
+  drive(*inst, 400);
+  EXPECT_EQ(inst->phase, Phase::kSucceeded);
+  int saves = store_.saves_ - before;
+  // 3 message changes and ~3 attempt records (every 10 s) each with its result: far
+  // fewer than 2 per ask (600), but more than the same wait would cost.
+  EXPECT_GE(saves, 6);
+  EXPECT_LE(saves, 20);
+}
+
+}  // namespace
+}  // namespace polarstack::workflow
