@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -28,29 +27,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-int64_t forks_so_far() {
-  std::ifstream in("/proc/stat");
-  std::string key;
-  int64_t v = 0;
-  while (in >> key) {
-    if (key == "processes") return (in >> v) ? v : -1;
-    in.ignore(1 << 16, '\n');
-  }
-  return -1;
-}
-
-std::pair<int64_t, int64_t> machine_ticks() {  // total, idle
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  in >> cpu;
-  int64_t v, total = 0, idle = 0;
-  for (int i = 0; i < 8 && in >> v; ++i) {
-    total += v;
-    if (i == 3 || i == 4) idle += v;
-  }
-  return {total, idle};
-}
 
 struct Proc {
   std::string kind;
@@ -156,9 +132,9 @@ int main(int argc, char** argv) {
   ServerProcess server("", {{"POLARSTACK_CLUSTER_CONTROLLER", "on"}});
   // Baseline: the machine with the server running and no cluster.
   std::this_thread::sleep_for(3s);  // the server settles before the baseline window
-  auto m0 = machine_ticks();
+  auto m0 = cpu_ticks();
   std::this_thread::sleep_for(std::chrono::seconds(window));  // the measurement window
-  auto m1 = machine_ticks();
+  auto m1 = cpu_ticks();
   double base_busy = 1.0 - double(m1.second - m0.second) / double(std::max<int64_t>(1, m1.first - m0.first));
   std::printf("baseline: machine %.2f%% busy of %d cores with the server and no cluster (%d s)\n", 100 * base_busy, cores,
               window);
@@ -188,12 +164,12 @@ int main(int argc, char** argv) {
     }, 600s);
     std::this_thread::sleep_for(5s);  // the last writes of creation settle before measuring
     auto a = snapshot(server.home());
-    auto f0 = forks_so_far();
-    auto c0 = machine_ticks();
+    auto f0 = forks_since_boot();
+    auto c0 = cpu_ticks();
     std::this_thread::sleep_for(std::chrono::seconds(window));  // the measurement window
     auto b = snapshot(server.home());
-    auto f1 = forks_so_far();
-    auto c1 = machine_ticks();
+    auto f1 = forks_since_boot();
+    auto c1 = cpu_ticks();
     std::map<std::string, double> cpu;  // % of one core
     std::map<std::string, std::vector<double>> rss;
     std::map<std::string, int> count;

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <functional>
+#include <optional>
 
 #include "support/pg_cluster.h"
 
@@ -22,21 +22,6 @@ namespace polarstack::testing {
 namespace {
 
 using core::Json;
-
-// Forks since boot (threads included): /proc/stat "processes".
-int64_t forks_so_far() {
-  std::ifstream in("/proc/stat");
-  std::string key;
-  int64_t v = 0;
-  while (in >> key) {
-    if (key == "processes") {
-      in >> v;
-      return v;
-    }
-    in.ignore(1 << 16, '\n');
-  }
-  return -1;
-}
 
 // Client sessions PostgreSQL has started so far (pg_stat_database.sessions): each one a
 // backend forked by the postmaster. Read over `conn`, one long-lived connection.
@@ -90,20 +75,9 @@ struct CpuHog {
 
 // The machine's busy share of all its cores over `d` (from /proc/stat).
 double busy_share_during(std::chrono::milliseconds d) {
-  auto read = [] {
-    std::ifstream in("/proc/stat");
-    std::string cpu;
-    in >> cpu;
-    int64_t v, total = 0, idle = 0;
-    for (int i = 0; i < 8 && in >> v; ++i) {
-      total += v;
-      if (i == 3 || i == 4) idle += v;
-    }
-    return std::pair{total, idle};
-  };
-  auto a = read();
+  auto a = cpu_ticks();
   std::this_thread::sleep_for(d);  // a measurement window, not synchronization
-  auto b = read();
+  auto b = cpu_ticks();
   return b.first == a.first ? 0 : 1.0 - double(b.second - a.second) / double(b.first - a.first);
 }
 
@@ -135,10 +109,10 @@ TEST(LoadTest, TenIdleClustersForkNothingAndNeverFailOver) {
   }
   std::vector<int64_t> before;
   for (auto& cn : conns) before.push_back(sessions_so_far(cn));
-  int64_t forks_before = forks_so_far();
+  int64_t forks_before = forks_since_boot();
   constexpr auto kWindow = 10s;
   double busy = busy_share_during(kWindow);
-  int64_t forks = forks_so_far() - forks_before;
+  int64_t forks = forks_since_boot() - forks_before;
   int64_t sessions = 0;
   for (size_t i = 0; i < conns.size(); ++i) {
     int64_t now = sessions_so_far(conns[i]);
@@ -161,37 +135,49 @@ TEST(LoadTest, TenIdleClustersForkNothingAndNeverFailOver) {
 struct Mode {
   std::string name, yaml;
 };
-class StabilityTest : public ::testing::TestWithParam<Mode> {};
-
-// What must hold after a disturbance that is not a failure: the same primary with the
-// same postmaster and term, no failover, and every acknowledged commit present.
-void expect_undisturbed(const Cluster& c, const Cm& cm, const std::string& primary, int pm_before, Writer& writer,
-                        int rw) {
-  writer.stop();
-  auto acked = writer.acknowledged();
-  EXPECT_GT(acked.size(), 100u) << "the writer made too little progress to prove anything: " << writer.last_error();
-  EXPECT_EQ(failovers_of(c, cm), 0) << cm.state().dump(1);
-  EXPECT_EQ(core::string_at(c.get(), "status.currentPrimary"), primary);
-  auto ports = ports_of(c);
-  EXPECT_EQ(postmaster_of(c, ports[primary]), pm_before) << "the primary's PostgreSQL was stopped (fenced?)";
-  EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size())) << "acknowledged commits are missing";
-  std::printf("stability: %zu commits acknowledged, %d writes failed, all present\n", acked.size(), writer.failures());
-}
+class StabilityTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  // A 1+1 cluster `name` in this mode: Ready, its reader standing by in the CM's eyes,
+  // table w created; remembers its primary and that primary's postmaster.
+  void start(const std::string& name) {
+    server_.emplace("", kClusters);
+    c_.emplace(Cluster{*server_, name});
+    cm_.emplace(*server_, name);
+    ASSERT_EQ(server_->polarctl({"apply", "-f", server_->write("c.yaml", cluster_yaml(name, 1, GetParam().yaml))}).exit_code, 0);
+    ASSERT_TRUE(c_->wait_ready(1)) << c_->get().dump(1);
+    ASSERT_TRUE(wait_until([&] { return cm_->pid() > 0 && cm_->standing_by() == 1; }, 60s)) << cm_->state().dump(1);
+    rw_ = c_->port("readWrite");
+    ASSERT_TRUE(c_->connect(rw_)->exec("create table w (id int primary key)").has_value());
+    primary_ = core::string_at(c_->get(), "status.currentPrimary");
+    pm_ = postmaster_of(*c_, ports_of(*c_)[primary_]);
+    ASSERT_GT(pm_, 0);
+  }
+  // What must hold after a disturbance that is not a failure: the same primary with the
+  // same postmaster, no failover, and every acknowledged commit present.
+  void expect_undisturbed(Writer& writer) {
+    writer.stop();
+    auto acked = writer.acknowledged();
+    EXPECT_GT(acked.size(), 100u) << "the writer made too little progress to prove anything: " << writer.last_error();
+    EXPECT_EQ(failovers_of(*c_, *cm_), 0) << cm_->state().dump(1);
+    EXPECT_EQ(core::string_at(c_->get(), "status.currentPrimary"), primary_);
+    EXPECT_EQ(postmaster_of(*c_, ports_of(*c_)[primary_]), pm_) << "the primary's PostgreSQL was stopped (fenced?)";
+    EXPECT_EQ(count_present(*c_, rw_, acked), std::to_string(acked.size())) << "acknowledged commits are missing";
+    std::printf("stability: %zu commits acknowledged, %d writes failed, all present\n", acked.size(), writer.failures());
+  }
+  std::optional<ServerProcess> server_;
+  std::optional<Cluster> c_;
+  std::optional<Cm> cm_;
+  int rw_ = 0, pm_ = 0;
+  std::string primary_;
+};
 
 // Both cores saturated by unrelated busy processes for two minutes.
 TEST_P(StabilityTest, SaturatedCpuDoesNotFailOverAHealthyPrimary) {
-  ServerProcess server("", kClusters);
-  Cluster c{server, "hog"};
-  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("c.yaml", cluster_yaml("hog", 1, GetParam().yaml))}).exit_code, 0);
-  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
-  Cm cm(server, "hog");
-  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.standing_by() == 1; }, 60s)) << cm.state().dump(1);
-  int rw = c.port("readWrite");
-  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
-  std::string primary = core::string_at(c.get(), "status.currentPrimary");
-  int pm = postmaster_of(c, ports_of(c)[primary]);
-  ASSERT_GT(pm, 0);
-  Writer writer(c, rw);
+  ASSERT_NO_FATAL_FAILURE(start("hog"));
+  const Cluster& c = *c_;
+  const Cm& cm = *cm_;
+  const std::string primary = primary_;
+  Writer writer(c, rw_);
   constexpr auto kHog = 120s;
   double busy;
   {
@@ -203,24 +189,17 @@ TEST_P(StabilityTest, SaturatedCpuDoesNotFailOverAHealthyPrimary) {
               static_cast<long long>(cm.state().value("lagRounds", 0)),
               static_cast<long long>(cm.state().value("maxLagMs", 0)));
   EXPECT_GT(busy, 0.9) << "the hog did not saturate the machine";
-  expect_undisturbed(c, cm, primary, pm, writer, rw);
+  expect_undisturbed(writer);
 }
 
 // The Cluster Manager stopped (SIGSTOP) for three times failureTimeoutMs and twice the
 // lease, then continued: it notices it was not running and blames nobody.
 TEST_P(StabilityTest, StalledCmDoesNotFailOverAHealthyPrimary) {
-  ServerProcess server("", kClusters);
-  Cluster c{server, "st"};
-  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("c.yaml", cluster_yaml("st", 1, GetParam().yaml))}).exit_code, 0);
-  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
-  Cm cm(server, "st");
-  ASSERT_TRUE(wait_until([&] { return cm.pid() > 0 && cm.standing_by() == 1; }, 60s)) << cm.state().dump(1);
-  int rw = c.port("readWrite");
-  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
-  std::string primary = core::string_at(c.get(), "status.currentPrimary");
-  int pm = postmaster_of(c, ports_of(c)[primary]);
-  ASSERT_GT(pm, 0);
-  Writer writer(c, rw);
+  ASSERT_NO_FATAL_FAILURE(start("st"));
+  const Cluster& c = *c_;
+  const Cm& cm = *cm_;
+  const std::string primary = primary_;
+  Writer writer(c, rw_);
   for (int round = 0; round < 2; ++round) {
     int64_t lag_rounds = cm.state().value("lagRounds", int64_t{0});
     pid_t p = cm.pid();
@@ -249,7 +228,7 @@ TEST_P(StabilityTest, StalledCmDoesNotFailOverAHealthyPrimary) {
   EXPECT_TRUE(holds_for([&] { return failovers_of(c, cm) == 0 && core::string_at(c.get(), "status.currentPrimary") == primary; },
                         4s));
   EXPECT_LT(std::chrono::steady_clock::now() - writer.last_ack(), 2s) << writer.last_error();
-  expect_undisturbed(c, cm, primary, pm, writer, rw);
+  expect_undisturbed(writer);
 }
 
 INSTANTIATE_TEST_SUITE_P(

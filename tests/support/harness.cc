@@ -179,4 +179,27 @@ std::string ServerProcess::write(const std::string& name, const std::string& tex
   return p;
 }
 
+int64_t forks_since_boot() {
+  std::ifstream in("/proc/stat");
+  std::string key;
+  int64_t v = 0;
+  while (in >> key) {
+    if (key == "processes") return (in >> v) ? v : -1;
+    in.ignore(1 << 16, '\n');
+  }
+  return -1;
+}
+
+std::pair<int64_t, int64_t> cpu_ticks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  int64_t v, total = 0, idle = 0;
+  for (int i = 0; i < 8 && in >> v; ++i) {
+    total += v;
+    if (i == 3 || i == 4) idle += v;
+  }
+  return {total, idle};
+}
+
 }  // namespace polarstack::testing

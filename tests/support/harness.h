@@ -76,4 +76,9 @@ class ServerProcess {
   bool stop_databases_ = true;
 };
 
+// From /proc/stat: forks since boot (threads included), and all CPUs' time in ticks
+// since boot, total and idle (idle + iowait).
+int64_t forks_since_boot();
+std::pair<int64_t, int64_t> cpu_ticks();
+
 }  // namespace polarstack::testing
