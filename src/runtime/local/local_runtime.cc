@@ -1,10 +1,6 @@
 #include "runtime/local/local_runtime.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,8 +313,8 @@ core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::
     call.headers.emplace_back("X-Polarstack-Term", std::to_string(grant->term));
     call.headers.emplace_back("X-Polarstack-Timeout-Ms", std::to_string(timeout.count()));
     if (grant->active) {
-      auto it = notify_to_.find(node ? node->host() : "127.0.0.1");
-      if (it != notify_to_.end() && !it->second.empty()) call.headers.emplace_back("X-Polarstack-Notify", it->second);
+      std::string to = notify_.address_for(node ? node->host() : "127.0.0.1");
+      if (!to.empty()) call.headers.emplace_back("X-Polarstack-Notify", to);
     }
   }
   return api_.call(dir, cluster_dir(c) + "/secrets/token", name, call);
@@ -326,52 +322,13 @@ core::Result<std::string> LocalRuntime::call_ms(const ClusterKey& c, const std::
 
 core::Result<InstanceState> LocalRuntime::probe(const ClusterKey& c, const std::string& name,
                                                 std::chrono::milliseconds timeout, const CmGrant& grant) {
-  std::call_once(notify_once_, [this] { open_notify(); });
+  std::call_once(notify_once_, [this] { notify_.open(opts_.nodes); });
   return state_from(call_ms(c, name, "GET", "/v1/status", timeout, "", &grant));
 }
 
-void LocalRuntime::open_notify() {
-  auto bind_on = [&](const std::string& ip) -> std::string {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1 ||
-        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      if (fd >= 0) ::close(fd);
-      return "";  // e.g. the bridge is not up: probes alone tell
-    }
-    notify_fds_.push_back(fd);
-    return ip + ":" + std::to_string(ntohs(a.sin_port));
-  };
-  notify_to_["127.0.0.1"] = bind_on("127.0.0.1");
-  std::map<std::string, std::string> bridges;  // network -> ip:port
-  for (const auto& n : opts_.nodes) {
-    if (n.address.empty()) continue;
-    std::string net = network_of(n.address);
-    if (net.empty()) continue;
-    if (!bridges.count(net)) bridges[net] = bind_on(net.substr(0, net.rfind('.')) + ".1");
-    notify_to_[n.address] = bridges[net];
-  }
-}
-
 bool LocalRuntime::wait_instance_event(const ClusterKey&, std::chrono::milliseconds timeout) {
-  std::call_once(notify_once_, [this] { open_notify(); });
-  std::vector<pollfd> fds;
-  for (int fd : notify_fds_) fds.push_back({fd, POLLIN, 0});
-  if (fds.empty()) {
-    std::this_thread::sleep_for(timeout);
-    return false;
-  }
-  int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(0, timeout.count())));
-  if (r <= 0) return false;
-  char buf[512];
-  for (int fd : notify_fds_) {
-    while (::recv(fd, buf, sizeof buf, 0) > 0) {
-    }
-  }
-  return true;
+  std::call_once(notify_once_, [this] { notify_.open(opts_.nodes); });
+  return notify_.wait(timeout);
 }
 
 core::Status LocalRuntime::detach(const ClusterKey& c, const std::string& name) {

@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "runtime/local/instance_client.h"
 #include "runtime/local/node.h"
+#include "runtime/local/notify.h"
 #include "runtime/local/ports.h"
 #include "runtime/runtime.h"
 
@@ -105,13 +106,9 @@ class LocalRuntime : public Runtime {
   Options opts_;
   PortRegistry ports_;
   InstanceClient api_;  // kept-alive connections to the instance managers
-  // UDP sockets instances push word to (wait_instance_event): one on 127.0.0.1, one on
-  // the bridge's address of node networks; opened on the first probe. By the address an
-  // instance listens on: where it is told to send ("ip:port").
-  void open_notify();
+  // Where instances push word to (wait_instance_event), opened on first use.
   std::once_flag notify_once_;
-  std::vector<int> notify_fds_;
-  std::map<std::string, std::string> notify_to_;  // instance host -> ip:port
+  NotifySockets notify_;
   int pg_uid_ = -1, pg_gid_ = -1;  // set when running as root
   std::mutex mu_;
 };
