@@ -134,6 +134,7 @@ TEST(LoadTest, TenIdleClustersForkNothingAndNeverFailOver) {
 
 struct Mode {
   std::string name, yaml;
+  friend void PrintTo(const Mode& m, std::ostream* os) { *os << m.name; }
 };
 class StabilityTest : public ::testing::TestWithParam<Mode> {
  protected:

@@ -72,13 +72,18 @@ core::Result<std::string> InstanceClient::call(const std::string& dir, const std
   auto tok = token(token_file);
   if (!tok) return std::unexpected(tok.error());
   std::unique_ptr<httplib::Client> cli;
+  Clock::time_point opened = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto& idle = targets_[dir].idle;
     while (!idle.empty() && !cli) {
       Idle i = std::move(idle.back());
       idle.pop_back();
-      if (Clock::now() - i.since < kReuseWithin) cli = std::move(i.client);
+      auto now = Clock::now();
+      if (now - i.since < kReuseWithin && now - i.opened < kMaxAge) {
+        cli = std::move(i.client);
+        opened = i.opened;
+      }
     }
   }
   if (!cli) {
@@ -104,7 +109,7 @@ core::Result<std::string> InstanceClient::call(const std::string& dir, const std
   if (cli->is_socket_open()) {
     std::lock_guard<std::mutex> lock(mu_);
     auto& idle = targets_[dir].idle;
-    if (idle.size() < kIdlePerTarget) idle.push_back({std::move(cli), Clock::now()});
+    if (idle.size() < kIdlePerTarget) idle.push_back({std::move(cli), Clock::now(), opened});
   }
   if (r->status != 200) {
     auto j = core::parse_json(r->body);

@@ -4,7 +4,9 @@
 //   when their files change (one stat each per call);
 // - HTTP connections are kept alive and reused (the instance manager keeps an idle one
 //   open for 5 s: one idle for more than kReuseWithin is not reused, so a request never
-//   races the manager closing it).
+//   races the manager closing it). One older than kMaxAge is not reused either: a
+//   connection kept for ever would hide what new ones meet (a stale redirect hijacking the
+//   manager's port, a firewall rule), so the path is proven again every kMaxAge.
 #pragma once
 
 #include <sys/types.h>
@@ -42,11 +44,12 @@ class InstanceClient {
   int64_t connections_opened() const { return opened_; }
 
   static constexpr auto kReuseWithin = std::chrono::seconds(3);
+  static constexpr auto kMaxAge = std::chrono::seconds(10);
 
  private:
   struct Idle {
     std::unique_ptr<httplib::Client> client;
-    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point since, opened;
   };
   struct Target {
     std::string host;
