@@ -1,11 +1,8 @@
 #include "runtime/local/instance_client.h"
 
 #include <httplib.h>
-#include <sys/stat.h>
 
-#include "core/files.h"
 #include "core/json.h"
-#include "instance/config.h"
 
 namespace polarstack::runtime::local {
 
@@ -14,63 +11,28 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr size_t kIdlePerTarget = 4;
-
-bool stat_of(const std::string& path, int64_t& mtime_ns, int64_t& size) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  size = static_cast<int64_t>(st.st_size);
-  return true;
-}
 }  // namespace
 
-InstanceClient::InstanceClient() = default;
+InstanceClient::InstanceClient(FileCache& files) : files_(files) {}
 InstanceClient::~InstanceClient() = default;
 
 core::Result<std::pair<std::string, int>> InstanceClient::target(const std::string& dir) {
-  int64_t mt = 0, sz = 0;
-  std::string file = instance::Paths{dir}.config();
-  if (!stat_of(file, mt, sz)) return core::fail(Code::kNotFound, "no instance at " + dir);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = targets_.find(dir);
-    if (it != targets_.end() && it->second.mtime_ns == mt && it->second.size == sz) {
-      return std::pair{it->second.host, it->second.port};
-    }
-  }
-  auto cfg = instance::load_config({dir});
+  auto cfg = files_.config(dir);
   if (!cfg) return std::unexpected(cfg.error());
   std::lock_guard<std::mutex> lock(mu_);
   auto& t = targets_[dir];
   if (t.host != cfg->host || t.port != cfg->api_port) t.idle.clear();  // it moved: old connections go
   t.host = cfg->host;
   t.port = cfg->api_port;
-  t.mtime_ns = mt;
-  t.size = sz;
   return std::pair{t.host, t.port};
-}
-
-core::Result<std::string> InstanceClient::token(const std::string& file) {
-  int64_t mt = 0, sz = 0;
-  if (!stat_of(file, mt, sz)) return core::fail(Code::kNotFound, "cannot read the cluster's token " + file);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = tokens_.find(file);
-    if (it != tokens_.end() && it->second.mtime_ns == mt && it->second.size == sz) return it->second.value;
-  }
-  auto v = core::read_secret(file);
-  if (!v) return v;
-  std::lock_guard<std::mutex> lock(mu_);
-  tokens_[file] = {*v, mt, sz};
-  return *v;
 }
 
 core::Result<std::string> InstanceClient::call(const std::string& dir, const std::string& token_file,
                                                const std::string& name, const ApiCall& c) {
   auto where = target(dir);
   if (!where) return std::unexpected(where.error());
-  auto tok = token(token_file);
-  if (!tok) return std::unexpected(tok.error());
+  auto tok = files_.secret(token_file);
+  if (!tok) return core::fail(tok.error().code, "cannot read the cluster's token: " + tok.error().message);
   std::unique_ptr<httplib::Client> cli;
   Clock::time_point opened = Clock::now();
   {

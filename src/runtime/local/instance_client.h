@@ -1,7 +1,7 @@
 // Calls to the instance API of the local runtime's instances, cheap enough to run every
 // few hundred milliseconds for every instance of many clusters:
 // - where an instance listens (instance.json) and the cluster's token are read again only
-//   when their files change (one stat each per call);
+//   when their files change (FileCache: one stat each per call);
 // - HTTP connections are kept alive and reused (the instance manager keeps an idle one
 //   open for 5 s: one idle for more than kReuseWithin is not reused, so a request never
 //   races the manager closing it). One older than kMaxAge is not reused either: a
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "runtime/local/file_cache.h"
 
 namespace httplib {
 class Client;
@@ -34,7 +35,7 @@ struct ApiCall {
 
 class InstanceClient {
  public:
-  InstanceClient();
+  explicit InstanceClient(FileCache& files);
   ~InstanceClient();
   // `dir`: the instance's directory; `token_file`: its cluster's token. Returns the
   // answer's body on 200; kUnavailable when nobody answers; kConflict on 409.
@@ -54,19 +55,13 @@ class InstanceClient {
   struct Target {
     std::string host;
     int port = 0;
-    int64_t mtime_ns = -1, size = -1;
     std::vector<Idle> idle;  // kept-alive connections not in use
   };
-  struct Token {
-    std::string value;
-    int64_t mtime_ns = -1, size = -1;
-  };
   core::Result<std::pair<std::string, int>> target(const std::string& dir);
-  core::Result<std::string> token(const std::string& file);
 
+  FileCache& files_;
   std::mutex mu_;
   std::map<std::string, Target> targets_;  // by instance directory
-  std::map<std::string, Token> tokens_;    // by file
   int64_t opened_ = 0;
 };
 

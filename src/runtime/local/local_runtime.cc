@@ -23,19 +23,6 @@ using core::Code;
 using core::Json;
 
 namespace {
-// The pid in `pid_file` if that process is alive and is `polarstack <sub> --dir <dir>` or
-// `polarstack-<sub> --dir <dir>` (instance managers; older ones ran as `polarstack instance`).
-pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std::string& dir) {
-  auto text = core::read_file(pid_file);
-  if (!text) return -1;
-  pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
-  if (!core::process_alive(pid)) return -1;
-  auto args = core::process_cmdline(pid);
-  bool sub_form = args.size() >= 4 && args[1] == sub && args[3] == dir;
-  bool exe_form = args.size() >= 3 && fs::path(args[0]).filename() == "polarstack-" + sub && args[1] == "--dir" && args[2] == dir;
-  return sub_form || exe_form ? pid : -1;
-}
-
 // Stops a daemon we started (found by its verified pid file): SIGTERM, then SIGKILL.
 void stop_daemon(const std::string& pid_file, const std::string& sub, const std::string& dir,
                  std::chrono::seconds grace) {
@@ -142,10 +129,10 @@ core::Result<std::string> LocalRuntime::superuser_password(const ClusterKey& c) 
 
 core::Result<InstanceInfo> LocalRuntime::info_of(const std::string& dir, const std::string& node) {
   instance::Paths paths{dir};
-  auto cfg = instance::load_config(paths);
+  auto cfg = files_.config(dir);
   if (!cfg) return std::unexpected(cfg.error());
   InstanceInfo info{cfg->name, cfg->role, node, cfg->port, cfg->api_port, false, cfg->host};
-  info.manager_running = daemon_pid(paths.pid(), "instance", dir) > 0;
+  info.manager_running = files_.daemon(paths.pid(), "instance", dir) > 0;
   return info;
 }
 
@@ -365,7 +352,7 @@ core::Status LocalRuntime::ensure_configured_daemon(const std::string& dir, cons
 
 bool LocalRuntime::cluster_manager_running(const ClusterKey& c) {
   std::string dir = cluster_dir(c) + "/cm";
-  return daemon_pid(dir + "/cm.pid", "cm", dir) > 0;
+  return files_.daemon(dir + "/cm.pid", "cm", dir) > 0;
 }
 
 core::Status LocalRuntime::remove_cluster_manager(const ClusterKey& c) {
@@ -522,7 +509,7 @@ core::Result<EndpointsInfo> LocalRuntime::ensure_endpoints(const ClusterKey& c, 
 
 bool LocalRuntime::endpoints_running(const ClusterKey& c) {
   std::string dir = cluster_dir(c) + "/endpoints";
-  return daemon_pid(dir + "/proxy.pid", "proxy", dir) > 0;
+  return files_.daemon(dir + "/proxy.pid", "proxy", dir) > 0;
 }
 
 core::Status LocalRuntime::remove_endpoints(const ClusterKey& c) {

@@ -105,7 +105,8 @@ class LocalRuntime : public Runtime {
 
   Options opts_;
   PortRegistry ports_;
-  InstanceClient api_;  // kept-alive connections to the instance managers
+  FileCache files_;            // instance.json, secrets and pid files, read when they change
+  InstanceClient api_{files_};  // kept-alive connections to the instance managers
   // Where instances push word to (wait_instance_event), opened on first use.
   std::once_flag notify_once_;
   NotifySockets notify_;
