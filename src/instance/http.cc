@@ -121,12 +121,36 @@ void HttpServer::serve() {
       continue;
     }
     ++active_;
-    std::thread([this, fd] {
-      handle(fd);
-      ::close(fd);
-      --active_;
-    }).detach();
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_.push_back(fd);
+    if (idle_ < ready_.size()) {
+      ++threads_;
+      std::thread([this] { work(); }).detach();
+    }
+    cv_.notify_one();
   }
+}
+
+void HttpServer::work() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    ++idle_;
+    bool got = cv_.wait_for(lock, kParkFor, [&] { return stopping_.load() || !ready_.empty(); });
+    --idle_;
+    if (stopping_.load() || ready_.empty()) {
+      if (stopping_.load() || !got) break;
+      continue;
+    }
+    int fd = ready_.front();
+    ready_.pop_front();
+    lock.unlock();
+    handle(fd);
+    ::close(fd);
+    --active_;
+    lock.lock();
+  }
+  --threads_;
+  cv_.notify_all();
 }
 
 void HttpServer::stop() {
@@ -138,6 +162,12 @@ void HttpServer::stop() {
   for (int i = 0; i < 100 && active_.load() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // open requests finishing
   }
+  std::unique_lock<std::mutex> lock(mu_);
+  for (int fd : ready_) ::close(fd);
+  active_ -= static_cast<int>(ready_.size());
+  ready_.clear();
+  cv_.notify_all();
+  cv_.wait_for(lock, std::chrono::seconds(1), [&] { return threads_ == 0; });  // parked ones leave at once
 }
 
 void HttpServer::handle(int fd) {
