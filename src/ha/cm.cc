@@ -27,6 +27,10 @@ constexpr auto kLeaseMargin = 500ms;  // waited past a lease before promoting in
 constexpr auto kLagSlack = 250ms;     // lateness beyond this means the CM was not scheduled
 constexpr auto kEventGap = 20ms;      // pushed word wakes the loop at most this often
 constexpr auto kStopCheck = 250ms;    // the longest single wait (a stop request is seen)
+// A streaming replica of a healthy primary is probed at most this often (the primary at
+// every round: its lease is renewed by the probes). Everyone is probed again the round the
+// primary does not look healthy, and when an instance pushes word.
+constexpr auto kReplicaProbeEvery = 1s;
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -139,9 +143,16 @@ void ClusterManager::tick() {
   // timeout once, not once per instance, and the others' leases are renewed on time.
   std::vector<runtime::InstanceState> probed(all->size());
   std::vector<Clock::duration> inconclusive(all->size(), Clock::duration::zero());  // > 0: by how late
-  {
+  // Quiet: the primary was healthy at its last probe and no one pushed word. Then a
+  // replica streaming at its last probe, probed less than kReplicaProbeEvery ago, keeps
+  // that state this round instead of being asked again.
+  bool quiet = !probe_all_ && !paused && !primary_.empty() && health_.count(primary_) && health_[primary_].healthy;
+  probe_all_ = false;
+  std::vector<bool> kept(all->size(), false);
+  auto probe_round = [&](const std::vector<bool>& only) {
     std::vector<std::pair<std::string, std::function<void()>>> probes;
     for (size_t n = 0; n < all->size(); ++n) {
+      if (!only[n]) continue;
       const auto& i = (*all)[n];
       // The lease: granted while HA acts and someone could take over; renewed only for
       // an instance healthy at the last probe (a failing primary's lease runs out).
@@ -152,6 +163,7 @@ void ClusterManager::tick() {
       bool renew = grant.lease.count() == 0 || hp.healthy || hp.unhealthy_since == Clock::time_point{};
       if (!renew) grant.lease = -1ms;
       else if (grant.lease.count() > 0) hp.renewal_lands_by = Clock::now() + timeout;
+      hp.probed_at = Clock::now();
       probes.emplace_back(i.name, [this, &probed, &inconclusive, n, name = i.name, grant, timeout] {
         auto sent = Clock::now();
         auto s = rt_.probe(c_, name, timeout, grant);
@@ -162,6 +174,32 @@ void ClusterManager::tick() {
       });
     }
     probers_.run_all(probes);
+  };
+  {
+    std::vector<bool> ask(all->size(), true);
+    for (size_t n = 0; quiet && n < all->size(); ++n) {
+      const auto& i = (*all)[n];
+      auto h = health_.find(i.name);
+      if (i.name == primary_ || h == health_.end() || !h->second.healthy) continue;
+      const auto& last = h->second.last;
+      if (last.role == "replica" && last.ready && now - h->second.probed_at < std::max<Clock::duration>(interval_, kReplicaProbeEvery)) {
+        ask[n] = false;
+        kept[n] = true;
+        probed[n] = last;
+      }
+    }
+    probe_round(ask);
+    // The primary does not look healthy now: the candidates' states must be of this
+    // round (their LSNs decide), so those kept are asked after all.
+    size_t p = 0;
+    while (p < all->size() && (*all)[p].name != primary_) ++p;
+    bool primary_fine = p < all->size() && probed[p].reachable && probed[p].postmaster_pid > 0 &&
+                        probed[p].role == "primary" && probed[p].state != "PrimaryDown" && probed[p].state != "Restarting" &&
+                        probed[p].state != "CrashLoop" && probed[p].state != "Fenced";
+    if (!primary_fine && std::find(kept.begin(), kept.end(), true) != kept.end()) {
+      probe_round(kept);
+      std::fill(kept.begin(), kept.end(), false);
+    }
   }
   Clock::duration late{};
   for (size_t n = 0; n < all->size(); ++n) {
@@ -175,7 +213,7 @@ void ClusterManager::tick() {
     const auto& i = (*all)[n];
     const runtime::InstanceState& st = probed[n];
     states[i.name] = st;
-    if (inconclusive[n] == Clock::duration::zero()) health_[i.name].last = st;
+    if (inconclusive[n] == Clock::duration::zero() && !kept[n]) health_[i.name].last = st;
     bool pm_down = st.reachable && (st.postmaster_pid <= 0 || st.state == "PrimaryDown" || st.state == "Restarting" ||
                                     st.state == "CrashLoop" || st.state == "Fenced");
     Member m;
@@ -304,7 +342,8 @@ void ClusterManager::forgive(Clock::duration lag, const std::string& why) {
   }
 }
 
-void ClusterManager::apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all) {
+std::pair<std::vector<std::string>, int> ClusterManager::sync_target(const std::string& primary,
+                                                                     const std::vector<runtime::InstanceInfo>& all) const {
   std::vector<std::string> want;
   if (policy_.sync) {
     for (const auto& i : all) {
@@ -312,6 +351,11 @@ void ClusterManager::apply_sync(const std::string& primary, const std::vector<ru
     }
   }
   int k = want.empty() ? 0 : std::min<int>(policy_.sync_replicas, static_cast<int>(want.size()));
+  return {want, k};
+}
+
+void ClusterManager::apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all) {
+  auto [want, k] = sync_target(primary, all);
   if (want == sync_set_ && k == sync_k_) return;
   if (auto st = rt_.set_sync_standbys(c_, primary, want, k); !st) {
     core::log_warn("cm", "cannot set synchronous standbys on " + primary + ": " + st.error().message);
@@ -348,6 +392,14 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
     fenced_at = *waited;
   }
   core::Failpoints::global().fire("after:cm-fence");
+  // Sync mode: the candidate's commits wait for its replicas from the very first one. It
+  // is told whom to wait for before it is promoted (a replica keeps the setting unused).
+  std::optional<std::pair<std::vector<std::string>, int>> presync;
+  if (policy_.sync) {
+    auto target = sync_target(chosen, all);
+    if (auto st = rt_.set_sync_standbys(c_, chosen, target.first, target.second)) presync = target;
+    else core::log_warn("cm", "cannot set synchronous standbys on " + chosen + " before promoting it: " + st.error().message);
+  }
   // 2. Promote.
   if (auto st = rt_.promote(c_, chosen); !st) {
     report("Warning", "PromoteFailed", "cannot promote " + chosen + ": " + st.error().message + "; deciding again");
@@ -356,6 +408,17 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   core::Failpoints::global().fire("after:cm-promote");
   auto promoted = Clock::now();
   std::string promoted_at = core::rfc3339_now_micros();
+  // 3. Everyone else follows the new primary at once (in sync mode the first commits wait
+  // for them); the old one is rewound when it can be. Those that did not answer this
+  // tick's probe are left to rejoin() (a frozen one would hold up the CM, and the new
+  // primary's lease with it).
+  for (const auto& i : all) {
+    if (i.name == chosen || !answered(i.name)) continue;
+    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
+      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
+    }
+    health_[i.name].last_follow = Clock::now();
+  }
   primary_ = chosen;
   lease_wait_.reset();
   if (auto st = rt_.probe(c_, chosen, 1000ms, {true, lease_, term_})) term_ = std::max(term_, st->term);
@@ -378,16 +441,19 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
               std::to_string(os.orphan_window_us) + " us after the postmaster died";
   }
   last_reason_ = "FailedOver";
-  // Sync mode: the new primary's commits wait for its replicas from the first one on.
   // (After the record above: whatever state.json shows the new primary in shows why.)
-  if (policy_.sync) {
+  if (presync) {
+    sync_set_ = presync->first;
+    sync_k_ = presync->second;
+  } else if (policy_.sync) {
     sync_set_.clear();
     sync_k_ = -1;  // forces apply_sync to set it
     apply_sync(chosen, all);
   }
   save_state();
-  // Status says so at once, consistently (the operator's next observation fills in the
-  // rest): the endpoints route by it, so it comes before anything else that can wait. A
+  // 4. Status says so at once, consistently (the operator's next observation fills in the
+  // rest): the endpoints route by it, so it comes before anything else that can wait (the
+  // follows above only ask: each manager answers before it acts). A
   // conditional patch (resourceVersion), read again on a conflict: the operator writing
   // instances at the same moment is not overwritten with what was read before.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -412,16 +478,6 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
       core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
       break;
     }
-  }
-  // 3. Everyone else follows the new primary; the old one is rewound when it can be.
-  // Those that did not answer this tick's probe are left to rejoin() (a frozen one would
-  // hold up the CM, and the new primary's lease with it).
-  for (const auto& i : all) {
-    if (i.name == chosen || !answered(i.name)) continue;
-    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
-      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
-    }
-    health_[i.name].last_follow = Clock::now();
   }
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
@@ -530,6 +586,7 @@ int ClusterManager::run(const std::atomic<bool>& stop) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
       if (rt_.wait_instance_event(c_, std::clamp<std::chrono::milliseconds>(left, 1ms, kStopCheck))) woken = true;
     }
+    probe_all_ = probe_all_ || woken;
     // Woken on time? A round that starts well after it was due means this process was
     // not running (stopped, or the machine starved it).
     auto late = Clock::now() - next;

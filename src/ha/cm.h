@@ -61,6 +61,7 @@ class ClusterManager {
     Clock::time_point not_streaming_since{};  // a replica without a WAL receiver, since
     Clock::time_point renewal_lands_by{};     // the latest a lease renewal sent to it may arrive
     runtime::InstanceState last{};            // its last conclusive probe
+    Clock::time_point probed_at{};            // when it was last asked
   };
   // A failover from a primary that cannot be reached (so not fenced by the CM): every
   // replica was detached (no longer renews its lease); promotion waits until the lease it
@@ -88,6 +89,9 @@ class ClusterManager {
   void publish(const char* which, const core::Json& decision);
   // Sync mode: every other instance in synchronous_standby_names = ANY k (...) on `primary`.
   void apply_sync(const std::string& primary, const std::vector<runtime::InstanceInfo>& all);
+  // The standbys (and how many of them) commits on `primary` wait for under the policy.
+  std::pair<std::vector<std::string>, int> sync_target(const std::string& primary,
+                                                       const std::vector<runtime::InstanceInfo>& all) const;
 
   runtime::Runtime& rt_;
   cluster::ClusterApi& api_;
@@ -101,6 +105,7 @@ class ClusterManager {
   Clock::time_point policy_at_{};
   std::string primary_;          // the primary as the CM knows it
   bool known_primary_ = false;   // seen healthy, or recorded in state.json
+  bool probe_all_ = true;        // the next round asks every instance (word was pushed)
   int failovers_ = 0;
   std::string last_reason_;
   core::Json last_decision_;

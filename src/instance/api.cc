@@ -241,6 +241,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     next.detached = false;
     follow_ = next;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
+    ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop: a failover waits on this
     return reply({});
   }
   // {"standbys": ["c-1", "c-2"], "k": 1}: commits wait for k of them (synchronous_standby_names
@@ -274,7 +275,8 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     }
     std::lock_guard<std::timed_mutex> lock(probe_mu_);
     auto st = write_conf(paths_, cfg);
-    if (st && cfg.role == "primary") st = prober_.reload();
+    // A replica too: set before a promotion, it applies from the first commit after it.
+    if (st) st = prober_.reload();
     if (st) core::log_info("instance", "synchronous_standby_names = '" + sync_standby_names(cfg) + "'");
     return reply(st);
   }
