@@ -115,6 +115,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures show as they come (a run takes a while)
   std::vector<int> steps{1, 10, 50};
   int window = 30, hold = 600;
   for (int i = 1; i + 1 < argc; i += 2) {

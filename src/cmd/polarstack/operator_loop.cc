@@ -28,6 +28,10 @@ void OperatorLoop::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+constexpr std::chrono::milliseconds kObserveAtRest{2000};
+}  // namespace
+
 void OperatorLoop::run() {
   kube::Client client(cfg_);
   kube::Client watch_client(cfg_);
@@ -58,8 +62,9 @@ void OperatorLoop::run() {
   clusters.start();
   core::log_info("operator", "running");
   auto last_observe = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-  // Instances are probed once a second at rest, five times a second while a cluster is in
-  // motion, so status (and the endpoints that follow it) catches up within 200 ms.
+  // Instances are probed every 2 s at rest (the Cluster Manager watches them far more
+  // closely, and writes a failover to status itself), five times a second while a cluster
+  // is in motion, so status (and the endpoints that follow it) catches up within 200 ms.
   auto observe_every = std::chrono::milliseconds(200);
   while (!stop_.load()) {
     std::optional<workflow::TimePoint> next;
@@ -72,14 +77,14 @@ void OperatorLoop::run() {
       next = controller.reconcile(operations.list());
       if (opts_.cluster_controller && std::chrono::steady_clock::now() - last_observe >= observe_every) {
         bool busy = clusters_ctl.observe(clusters.list());
-        observe_every = busy ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1000);
+        observe_every = busy ? std::chrono::milliseconds(200) : kObserveAtRest;
         last_observe = std::chrono::steady_clock::now();
       }
     }
     std::unique_lock<std::mutex> lock(mu_);
     // Probe instances even when nothing else happens.
     auto until = std::chrono::system_clock::now() +
-                 (opts_.cluster_controller ? observe_every : std::chrono::milliseconds(1000));
+                 (opts_.cluster_controller ? observe_every : kObserveAtRest);
     if (next && *next < until) until = *next;
     cv_.wait_until(lock, until, [&] { return dirty_ || stop_.load(); });
   }
