@@ -183,17 +183,25 @@ core::Status Store::load() {
       Event e{static_cast<EventType>(st.i64(1)), st.text(2),
               StoredObject{st.i64(0), std::make_shared<const std::string>(st.text(3)), labels_of(*parsed)}};
       rev = std::max(rev, e.object.rev);
-      history_.push_back(std::move(e));
+      push_history(std::move(e));
     }
-  }
-  while (history_.size() > opts_.history) {
-    compacted_rev_ = history_.front().object.rev;
-    history_.pop_front();
   }
   compacted_on_disk_ = compacted_rev_;
   next_rev_ = rev;
   durable_rev_ = rev;
   return {};
+}
+
+void Store::push_history(Event e) {
+  auto size_of = [](const Event& x) { return x.object.data ? x.object.data->size() : 0; };
+  history_bytes_ += size_of(e);
+  history_.push_back(std::move(e));
+  // The newest event always stays (a watch from the latest revision needs no history).
+  while (history_.size() > 1 && (history_.size() > opts_.history || history_bytes_ > opts_.history_bytes)) {
+    history_bytes_ -= size_of(history_.front());
+    compacted_rev_ = history_.front().object.rev;
+    history_.pop_front();
+  }
 }
 
 void Store::wait_durable(std::unique_lock<std::mutex>& lock, int64_t rev) {
@@ -293,14 +301,10 @@ void Store::commit_loop() {
       // History first, then durability: any revision a client has seen is in history.
       std::lock_guard<std::mutex> lock(watch_mu_);
       for (const auto& e : batch) {
-        history_.push_back(e);
+        push_history(e);
         for (auto& w : watchers_) {
           if (e.key.starts_with(w->prefix())) w->push(e, opts_.watcher_queue_limit);
         }
-      }
-      while (history_.size() > opts_.history) {
-        compacted_rev_ = history_.front().object.rev;
-        history_.pop_front();
       }
       watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(),
                                      [](const std::shared_ptr<Watcher>& w) {

@@ -5,8 +5,8 @@
 // commit is in flight are committed together in the next transaction (group commit), so
 // throughput grows with concurrent writers while each write still waits for its fsync.
 // Reads are served from memory and never return a write that is not yet durable.
-// A bounded history of recent events (kept in SQLite too, so it survives restarts)
-// feeds watches; a watch that starts before the oldest kept event gets kGone (HTTP 410).
+// A bounded history of recent events (by count and by bytes; kept in SQLite too, so it
+// survives restarts) feeds watches; a watch that starts before the oldest kept event gets kGone (HTTP 410).
 //
 // Thread-safe. A failed commit aborts the process: nothing unacknowledged is reported as
 // written, and a restart serves exactly what was committed.
@@ -76,7 +76,8 @@ class Store {
  public:
   struct Options {
     std::string path;              // SQLite database file
-    size_t history = 10000;        // events kept for watches
+    size_t history = 10000;        // events kept for watches, at most
+    size_t history_bytes = 4 << 20;  // and at most this much of their objects' JSON (memory)
     size_t watcher_queue_limit = 100000;
   };
 
@@ -112,6 +113,7 @@ class Store {
   void commit_loop();
   void checkpoint_loop();
   core::Status commit_batch(const std::vector<Event>& batch);
+  void push_history(Event e);  // under watch_mu_: appended, the oldest dropped past the bounds
   void wait_durable(std::unique_lock<std::mutex>& lock, int64_t rev);
 
   Options opts_;
@@ -130,6 +132,7 @@ class Store {
   // History and watchers: only durable events, in revision order.
   std::mutex watch_mu_;
   std::deque<Event> history_;
+  size_t history_bytes_ = 0;  // of history_'s objects' JSON
   int64_t compacted_rev_ = 0;
   int64_t compacted_on_disk_ = 0;
   std::vector<std::shared_ptr<Watcher>> watchers_;

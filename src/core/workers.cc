@@ -25,11 +25,12 @@ void KeyedWorkers::loop(Worker* w) {
   }
 }
 
-void KeyedWorkers::run_all(const std::vector<std::pair<std::string, std::function<void()>>>& jobs) {
+void KeyedWorkers::run_all(const std::vector<std::pair<std::string, std::function<void()>>>& jobs,
+                           const std::vector<std::string>& keep) {
   std::vector<std::unique_ptr<Worker>> retired;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    std::set<std::string> named;
+    std::set<std::string> named(keep.begin(), keep.end());
     for (const auto& [key, job] : jobs) {
       named.insert(key);
       auto& w = workers_[key];

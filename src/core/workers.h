@@ -22,8 +22,10 @@ class KeyedWorkers {
   KeyedWorkers& operator=(const KeyedWorkers&) = delete;
   ~KeyedWorkers();
   // Runs every job on its key's worker (started when missing), all at once, and returns
-  // when all are done. Workers of keys not named are stopped.
-  void run_all(const std::vector<std::pair<std::string, std::function<void()>>>& jobs);
+  // when all are done. Workers of keys named neither by a job nor in `keep` are stopped
+  // (`keep`: keys with no job this time that will have one again).
+  void run_all(const std::vector<std::pair<std::string, std::function<void()>>>& jobs,
+               const std::vector<std::string>& keep = {});
   size_t size() const { return workers_.size(); }
 
  private:

@@ -173,7 +173,10 @@ void ClusterManager::tick() {
         else if (auto over = Clock::now() - sent - timeout; over > kLagSlack) inconclusive[n] = over;
       });
     }
-    probers_.run_all(probes);
+    // Every instance keeps its prober thread, asked this round or not.
+    std::vector<std::string> names;
+    for (const auto& i : *all) names.push_back(i.name);
+    probers_.run_all(probes, names);
   };
   {
     std::vector<bool> ask(all->size(), true);

@@ -116,6 +116,40 @@ TEST(Store, WatchResumesAcrossReopenAndAnswersGoneWhenHistoryIsCompacted) {
   EXPECT_TRUE(s->watch("k/", s->compacted_revision()));
 }
 
+// The history is bounded by the bytes of its objects too (memory), not only by count:
+// big objects written often keep less of it; the newest event always stays.
+TEST(Store, HistoryIsBoundedByBytes) {
+  testing::TempDir dir;
+  auto opened = Store::open({dir.path() + "/state.db", 10000, 4096});
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto& s = **opened;
+  const std::string big(1000, 'x');
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(s.apply("k/a", [&](const Json*, int64_t) -> core::Result<Change> {
+      return Change{Change::Kind::kPut, {{"metadata", {{"name", "a"}}}, {"pad", big}, {"i", i}}};
+    }));
+  }
+  // ~1 KB each, 4 KB kept: the last three or four of twenty.
+  EXPECT_GE(s.compacted_revision(), 16);
+  EXPECT_LT(s.compacted_revision(), 20);
+  auto gone = s.watch("k/", 5);
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, core::Code::kGone);
+  auto w = s.watch("k/", s.compacted_revision());
+  ASSERT_TRUE(w);
+  std::vector<Event> got;
+  (*w)->next(got, std::chrono::milliseconds(100));
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().object.rev, 20);
+  // One object bigger than the whole bound: it is still the newest event.
+  const std::string huge(8192, 'y');
+  ASSERT_TRUE(s.apply("k/b", [&](const Json*, int64_t) -> core::Result<Change> {
+    return Change{Change::Kind::kPut, {{"metadata", {{"name", "b"}}}, {"pad", huge}}};
+  }));
+  EXPECT_EQ(s.compacted_revision(), 20);
+  EXPECT_TRUE(s.watch("k/", 20));
+}
+
 TEST(Store, ConcurrentWritersGetUniqueContiguousRevisions) {
   testing::TempDir dir;
   auto s = open_store(dir.path());

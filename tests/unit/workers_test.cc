@@ -57,5 +57,19 @@ TEST(KeyedWorkers, JobsRunAtOnceAndUnnamedKeysAreStopped) {
   EXPECT_EQ(w.size(), 0u);
 }
 
+// A key with no job this round but kept keeps its thread (the CM skips a replica's probe
+// now and then: its prober must not be stopped and started again each time).
+TEST(KeyedWorkers, KeptKeysKeepTheirThreads) {
+  KeyedWorkers w;
+  std::thread::id a1, a2;
+  w.run_all({{"a", [&] { a1 = std::this_thread::get_id(); }}, {"b", [] {}}});
+  w.run_all({{"b", [] {}}}, {"a", "b"});
+  EXPECT_EQ(w.size(), 2u) << "a kept key's worker was stopped";
+  w.run_all({{"a", [&] { a2 = std::this_thread::get_id(); }}}, {"a", "b"});
+  EXPECT_EQ(a1, a2) << "a kept key's jobs moved to a new thread";
+  w.run_all({{"a", [] {}}});
+  EXPECT_EQ(w.size(), 1u);
+}
+
 }  // namespace
 }  // namespace polarstack::core

@@ -247,8 +247,15 @@ int run_server(const Flags& f) {
   if (!cluster_controller) core::log_warn("server", "POLARSTACK_CLUSTER_CONTROLLER=off: PolarDBClusters are stored but not acted on");
   cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1", cluster_controller}, **rt);
   op.start();
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  int sig = -1;
+  while (sig < 0) {
+    // Meanwhile, memory freed (old watch history, finished requests) goes back to the
+    // system every half minute: glibc keeps it otherwise, and a server at rest should
+    // not hold on to what a burst of writes once needed.
+    struct timespec every {30, 0};
+    sig = sigtimedwait(&stop_signals, nullptr, &every);
+    if (sig < 0) ::malloc_trim(0);
+  }
   core::log_info("server", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   op.stop();  // first the operator, so that its connections are closed
   server.stop();

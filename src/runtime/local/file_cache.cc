@@ -1,9 +1,11 @@
 #include "runtime/local/file_cache.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "core/files.h"
 #include "core/process.h"
@@ -35,6 +37,19 @@ pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std:
   bool exe_form = args.size() >= 3 && std::filesystem::path(args[0]).filename() == "polarstack-" + sub &&
                   args[1] == "--dir" && args[2] == dir;
   return sub_form || exe_form ? pid : -1;
+}
+
+// Stops a daemon we started (found by its verified pid file): SIGTERM, then SIGKILL.
+void stop_daemon(const std::string& pid_file, const std::string& sub, const std::string& dir,
+                 std::chrono::seconds grace) {
+  pid_t pid = daemon_pid(pid_file, sub, dir);
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (core::process_alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // waiting for a process that is not our child
+  }
+  if (core::process_alive(pid)) ::kill(pid, SIGKILL);
 }
 
 core::Result<instance::Config> FileCache::config(const std::string& dir) {

@@ -24,6 +24,9 @@ namespace polarstack::runtime::local {
 // `polarstack-<sub> --dir <dir>` (instance managers; older ones ran as `polarstack
 // instance`); -1 otherwise. Reads the files every time.
 pid_t daemon_pid(const std::string& pid_file, const std::string& sub, const std::string& dir);
+// Stops a daemon we started (found by daemon_pid): SIGTERM, then SIGKILL after `grace`.
+void stop_daemon(const std::string& pid_file, const std::string& sub, const std::string& dir,
+                 std::chrono::seconds grace);
 
 class FileCache {
  public:

@@ -23,19 +23,6 @@ using core::Code;
 using core::Json;
 
 namespace {
-// Stops a daemon we started (found by its verified pid file): SIGTERM, then SIGKILL.
-void stop_daemon(const std::string& pid_file, const std::string& sub, const std::string& dir,
-                 std::chrono::seconds grace) {
-  pid_t pid = daemon_pid(pid_file, sub, dir);
-  if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  while (core::process_alive(pid) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // waiting for a process that is not our child
-  }
-  if (core::process_alive(pid)) ::kill(pid, SIGKILL);
-}
-
 std::string slot_name(const std::string& instance) {
   std::string s = instance;
   for (auto& ch : s) ch = ch == '-' ? '_' : ch;
