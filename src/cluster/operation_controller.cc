@@ -50,9 +50,13 @@ std::optional<workflow::TimePoint> OperationController::reconcile(const std::vec
     op.id = operation_id(op.ns, op.name);
     op.object = o;
     seen.insert(op.id);
+    std::string uid = core::string_at(o, "metadata.uid");
+    if (auto u = uid_of_.find(op.id); u != uid_of_.end() && u->second != uid) live_.erase(op.id);
+    uid_of_[op.id] = uid;
     by_cluster[{op.ns, op.cluster}].push_back(std::move(op));
   }
   for (auto it = live_.begin(); it != live_.end();) it = seen.count(it->first) ? std::next(it) : live_.erase(it);
+  for (auto it = uid_of_.begin(); it != uid_of_.end();) it = seen.count(it->first) ? std::next(it) : uid_of_.erase(it);
   std::optional<workflow::TimePoint> next;
   for (auto& [key, ops] : by_cluster) {
     std::sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) {

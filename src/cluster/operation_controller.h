@@ -61,6 +61,9 @@ class OperationController {
   OperationStore& store_;
   Options opts_;
   std::map<std::string, workflow::Instance> live_;
+  // The uid each live run belongs to: an operation deleted and created again under the
+  // same name (a cluster deleted and applied again) between two passes is a new run.
+  std::map<std::string, std::string> uid_of_;
   std::map<std::string, core::Json> cluster_status_written_;  // "ns/cluster" -> what we last wrote
 };
 

@@ -131,6 +131,25 @@ TEST_F(ControllerTest, HistoryKeepsTheNewestFinished) {
   EXPECT_TRUE(api_.ops.count("op-3") && api_.ops.count("op-4"));
 }
 
+// An operation deleted and created again under the same name between two passes (a
+// cluster deleted and applied again) is a new run, not the finished one of that name.
+TEST_F(ControllerTest, AnOperationCreatedAgainUnderTheSameNameRunsAgain) {
+  gate_ = true;
+  api_.add_op("demo-create-g1", "demo", "2026-11-21T07:00:01Z");
+  api_.ops["demo-create-g1"]["metadata"]["uid"] = "first";
+  for (int pass = 0; pass < 3; ++pass) {
+    clock_.advance(std::chrono::seconds(1));
+    controller_.reconcile(api_.list());
+  }
+  ASSERT_EQ(api_.phase("demo-create-g1"), "Succeeded");
+  gate_ = false;
+  api_.add_op("demo-create-g1", "demo", "2026-11-21T08:00:01Z");  // replaced: no status, a new uid
+  api_.ops["demo-create-g1"]["metadata"]["uid"] = "second";
+  controller_.reconcile(api_.list());
+  EXPECT_EQ(api_.phase("demo-create-g1"), "Waiting") << "taken for the finished run of the same name";
+  EXPECT_EQ(core::string_at(api_.clusters["demo"], "status.operation.name"), "demo-create-g1");
+}
+
 TEST_F(ControllerTest, CancelWhileQueuedAndMissingCluster) {
   api_.add_op("running", "demo", "2026-11-21T07:00:01Z");
   api_.add_op("queued", "demo", "2026-11-21T07:00:02Z");
