@@ -34,25 +34,6 @@ constexpr auto kReplicaProbeEvery = 1s;
 
 int64_t ms(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-Json candidates_json(const Decision& d) {
-  Json out = Json::array();
-  for (const auto& c : d.candidates) {
-    Json j = {{"name", c.name}, {"receivedLsn", core::format_lsn(c.received_lsn)},
-              {"replayedLsn", core::format_lsn(c.replayed_lsn)}, {"eligible", c.eligible}};
-    if (!c.why_not.empty()) j["whyNot"] = c.why_not;
-    out.push_back(j);
-  }
-  return out;
-}
-
-std::string candidates_text(const Decision& d) {
-  std::string s;
-  for (const auto& c : d.candidates) {
-    s += (s.empty() ? "" : "; ") + c.name + " received " + core::format_lsn(c.received_lsn) +
-         (c.eligible ? "" : " (" + c.why_not + ")");
-  }
-  return s.empty() ? "none" : s;
-}
 }  // namespace
 
 ClusterManager::ClusterManager(runtime::Runtime& rt, cluster::ClusterApi& api, runtime::ClusterKey cluster, std::string dir)

@@ -126,4 +126,23 @@ Decision decide(const std::vector<Member>& members, const std::string& primary, 
   return d;
 }
 
+core::Json candidates_json(const Decision& d) {
+  core::Json out = core::Json::array();
+  for (const auto& c : d.candidates) {
+    core::Json j = {{"name", c.name}, {"receivedLsn", core::format_lsn(c.received_lsn)},
+              {"replayedLsn", core::format_lsn(c.replayed_lsn)}, {"eligible", c.eligible}};
+    if (!c.why_not.empty()) j["whyNot"] = c.why_not;
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::string candidates_text(const Decision& d) {
+  std::string s;
+  for (const auto& c : d.candidates) {
+    s += (s.empty() ? "" : "; ") + c.name + " received " + core::format_lsn(c.received_lsn) +
+         (c.eligible ? "" : " (" + c.why_not + ")");
+  }
+  return s.empty() ? "none" : s;
+}
 }  // namespace polarstack::ha

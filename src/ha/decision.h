@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "core/json.h"
+
 namespace polarstack::ha {
 
 struct Member {
@@ -71,5 +73,9 @@ struct Decision {
 Decision decide(const std::vector<Member>& members, const std::string& primary, const Policy& policy);
 
 const char* to_string(Action a);
+
+// The candidates as recorded (status.ha, state.json) and as said in Events.
+core::Json candidates_json(const Decision& d);
+std::string candidates_text(const Decision& d);
 
 }  // namespace polarstack::ha
