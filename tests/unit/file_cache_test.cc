@@ -104,7 +104,7 @@ pid_t start_fake(const std::string& dir) {
 
 TEST(FileCacheHelper, LivesWhenAsked) {
   if (!std::getenv("POLARSTACK_FAKE_DAEMON")) GTEST_SKIP() << "a helper process of FileCache tests";
-  std::this_thread::sleep_for(std::chrono::seconds(60));  // the fake daemon's lifetime; it is killed long before
+  ::pause();  // lives until the test kills it (SIGKILL)
 }
 
 TEST(FileCache, ADaemonIsKnownWhileItLivesAndItsPidFileNamesIt) {
