@@ -158,7 +158,11 @@ struct ApiServer::Impl {
         server(opts.cert_path.empty()
                    ? std::make_unique<httplib::Server>()
                    : std::make_unique<httplib::SSLServer>(opts.cert_path.c_str(), opts.key_path.c_str())),
-        http(*server) {}
+        http(*server) {
+    // Most connections are idle watches (one or more per CM and proxy): OpenSSL gives their
+    // read and write buffers (about 34 KB each) back while there is nothing to send.
+    if (auto* ssl = dynamic_cast<httplib::SSLServer*>(server.get())) SSL_CTX_set_mode(ssl->ssl_context(), SSL_MODE_RELEASE_BUFFERS);
+  }
 
   void install();
   void handle(const httplib::Request& req, httplib::Response& res);

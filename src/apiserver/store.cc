@@ -118,6 +118,11 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
            "PRAGMA journal_mode=WAL",
            "PRAGMA synchronous=FULL",  // fsync the WAL at every commit: acknowledged means durable
            "PRAGMA wal_autocheckpoint=0",  // checkpoints run in checkpoint_loop()
+           // Reads are served from memory: SQLite's page cache only serves the committer's
+           // B-tree updates (the log's last pages, the objects table), which stay small.
+           "PRAGMA cache_size=-1024",
+           // A burst of writes can grow the WAL; once checkpointed it shrinks back to this.
+           "PRAGMA journal_size_limit=8388608",
            "PRAGMA foreign_keys=OFF",
            "CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY, rev INTEGER NOT NULL, data TEXT NOT NULL) "
            "WITHOUT ROWID",
@@ -132,6 +137,9 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
       SQLITE_OK) {
     return fail(Code::kInternal, "cannot open " + opts.path + " for checkpoints");
   }
+  // A checkpoint copies pages from the WAL to the database file without caching them.
+  if (auto st = exec(s->checkpoint_db_, "PRAGMA cache_size=-128"); !st) return fail(st.error());
+  if (auto st = exec(s->checkpoint_db_, "PRAGMA journal_size_limit=8388608"); !st) return fail(st.error());
   s->committer_ = std::thread([p = s.get()] { p->commit_loop(); });
   s->checkpointer_ = std::thread([p = s.get()] { p->checkpoint_loop(); });
   return s;
@@ -178,10 +186,15 @@ core::Status Store::load() {
     Stmt st(db_, "SELECT rev, type, key, data FROM log WHERE rev > ? ORDER BY rev");
     st.bind(1, compacted_rev_);
     while (st.step() == SQLITE_ROW) {
-      auto parsed = core::parse_json(st.text(3));
-      if (!parsed) return fail(Code::kInternal, "corrupt log entry in " + opts_.path);
-      Event e{static_cast<EventType>(st.i64(1)), st.text(2),
-              StoredObject{st.i64(0), std::make_shared<const std::string>(st.text(3)), labels_of(*parsed)}};
+      Event e{static_cast<EventType>(st.i64(1)), st.text(2), {}};
+      // The newest version of a live object is the one in objects_: shared, not copied.
+      if (auto it = objects_.find(e.key); it != objects_.end() && it->second.rev == st.i64(0) && e.type != EventType::kDeleted) {
+        e.object = it->second;
+      } else {
+        auto parsed = core::parse_json(st.text(3));
+        if (!parsed) return fail(Code::kInternal, "corrupt log entry in " + opts_.path);
+        e.object = StoredObject{st.i64(0), std::make_shared<const std::string>(st.text(3)), labels_of(*parsed)};
+      }
       rev = std::max(rev, e.object.rev);
       push_history(std::move(e));
     }
@@ -273,9 +286,12 @@ core::Result<Event> Store::apply(const std::string& key, const Mutation& fn) {
 
 void Store::checkpoint_loop() {
   std::unique_lock<std::mutex> lock(mu_);
+  int64_t checkpointed = -1;  // the durable revision at the last checkpoint
   while (!stopping_) {
     checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(500));
     if (stopping_) break;
+    if (durable_rev_ == checkpointed) continue;  // nothing written since: nothing to copy
+    checkpointed = durable_rev_;
     lock.unlock();
     // PASSIVE never blocks the committer; frames it cannot copy yet wait for the next round.
     sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);

@@ -90,6 +90,34 @@ TEST_F(ApiServerTest, ClientRefusesAServerCertificateFromAnotherCa) {
   auto r = wrong_ca.request("GET", "/version");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, core::Code::kUnavailable);
+  EXPECT_NE(r.error().message.find("certificate failed verification"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ApiServerTest, ClientChecksTheServerNameAgainstTheCertificate) {
+  // The certificate is for 127.0.0.1 and localhost. "127.1" reaches the same address but
+  // is not a name the certificate was issued for.
+  std::string port = cfg_.server.substr(cfg_.server.rfind(':') + 1);
+  struct Case {
+    std::string host;
+    bool accepted;
+  };
+  for (const Case& c : {Case{"localhost", true}, Case{"127.0.0.1", true}, Case{"127.1", false}}) {
+    kube::ClientConfig cc = cfg_;
+    cc.server = "https://" + c.host + ":" + port;
+    kube::Client client(cc);
+    auto r = client.request("GET", "/version");
+    EXPECT_EQ(r.has_value(), c.accepted) << c.host << ": " << (r ? std::string("accepted") : r.error().message);
+    if (!c.accepted && !r) {
+      EXPECT_EQ(r.error().code, core::Code::kUnavailable) << c.host;
+      EXPECT_NE(r.error().message.find("failed verification (hostname mismatch)"), std::string::npos) << r.error().message;
+    }
+  }
+  kube::ClientConfig insecure = cfg_;
+  insecure.server = "https://127.1:" + port;
+  insecure.ca_pem.clear();
+  insecure.insecure_skip_verify = true;
+  kube::Client unchecked(insecure);
+  EXPECT_TRUE(unchecked.request("GET", "/version").has_value()) << "insecure-skip-tls-verify checks nothing";
 }
 
 TEST_F(ApiServerTest, Discovery) {
