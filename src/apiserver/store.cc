@@ -118,9 +118,6 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
            "PRAGMA journal_mode=WAL",
            "PRAGMA synchronous=FULL",  // fsync the WAL at every commit: acknowledged means durable
            "PRAGMA wal_autocheckpoint=0",  // checkpoints run in checkpoint_loop()
-           // Reads are served from memory: SQLite's page cache only serves the committer's
-           // B-tree updates (the log's last pages, the objects table), which stay small.
-           "PRAGMA cache_size=-1024",
            // A burst of writes can grow the WAL; once checkpointed it shrinks back to this.
            "PRAGMA journal_size_limit=8388608",
            "PRAGMA foreign_keys=OFF",
