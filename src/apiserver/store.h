@@ -77,7 +77,7 @@ class Store {
   struct Options {
     std::string path;              // SQLite database file
     size_t history = 10000;        // events kept for watches, at most
-    size_t history_bytes = 2 << 20;  // and at most this much of their objects' JSON (memory)
+    size_t history_bytes = 1 << 20;  // and at most this much of their objects' JSON (memory)
     size_t watcher_queue_limit = 100000;
   };
 

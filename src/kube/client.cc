@@ -234,7 +234,7 @@ core::Result<Json> Client::request(const std::string& method, const std::string&
   }
   constexpr auto kIdleReuse = std::chrono::milliseconds(1000);
   // The connection is closed, not the client: its TLS context (the CA store parsed from
-  // the kubeconfig and the system's) costs far more than a new connection.
+  // the kubeconfig) is kept for the next one.
   if (http_ && std::chrono::steady_clock::now() - last_used_ > kIdleReuse) http_->stop();
   httplib::Headers headers = {{"Accept", accept}};
   auto send = [&]() -> httplib::Result {

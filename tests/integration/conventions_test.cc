@@ -143,6 +143,9 @@ TEST(ConventionsTest, KubectlWaitAndScaleFollowTheGeneration) {
   EXPECT_EQ(p.out, "polardbcluster.polarstack.io/kw condition met\n");
   p = server.polarctl({"wait", "pdb", "kw", "--for=jsonpath={.status.readyReaders}=1", "--timeout=30s"});
   EXPECT_EQ(p.exit_code, 0) << p.err;
+  p = server.polarctl({"wait", "pdb", "--all", "--for=condition=Ready", "--timeout=30s"});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(p.out, "polardbcluster.polarstack.io/kw condition met\n");
   p = server.polarctl({"wait", "pdb/kw", "--for=condition=Interrupted", "--timeout=1s"});
   EXPECT_EQ(p.exit_code, 1);
   EXPECT_NE(p.err.find("timed out waiting for the condition on polardbclusters/kw"), std::string::npos) << p.err;
@@ -156,6 +159,8 @@ TEST(ConventionsTest, KubectlWaitAndScaleFollowTheGeneration) {
            {{"wait", "pdb/kw"}, "usage: polarctl wait"},
            {{"wait", "nosuchtype/kw", "--for=delete"}, "doesn't have a resource type \"nosuchtype\""},
            {{"wait", "pdb/nosuch", "--for=condition=Ready", "--timeout=5s"}, "not found"},
+           {{"wait", "pdb/kw", "--all", "--for=condition=Ready"}, "give names or --all, not both"},
+           {{"wait", "pdb", "--all", "-n", "nothing-here", "--for=condition=Ready"}, "no matching resources found"},
        }) {
     SCOPED_TRACE(b.args[1]);
     auto res = server.polarctl(b.args);

@@ -25,6 +25,7 @@ struct Options {
   bool delete_clusters = false;  // down --delete
   std::string to;          // switchover --to
   std::string wait_for;    // wait --for
+  bool all = false;        // wait --all: every object of the type (in the namespace, or -A)
   std::string timeout;     // wait --timeout (a duration; default 30s as kubectl's)
 };
 

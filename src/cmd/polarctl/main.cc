@@ -26,7 +26,7 @@ commands:
                               move the primary to INSTANCE (default: the reader that has
                               replayed the most) with no acknowledged write lost; --wait:
                               follow it to the end
-  wait TYPE/NAME --for=condition=Ready [--timeout=5m]
+  wait TYPE/NAME... | TYPE --all  --for=condition=Ready [--timeout=5m]
                               wait until a condition holds (kubectl's flags: --for=delete,
                               --for=jsonpath={.status.phase}=Running); shows progress
   ops [CLUSTER]               list operations (PolarDBOperations) with their progress; -w to follow
@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
       o.all_namespaces = true;
     } else if (a == "--wait") {
       o.wait = true;
+    } else if (a == "--all" && command == "wait") {
+      o.all = true;
     } else if (a == "--for") {
       if (!value(o.wait_for)) return usage_error("--for needs a value, e.g. --for=condition=Ready");
     } else if (a == "--timeout") {

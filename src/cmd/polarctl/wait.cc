@@ -80,7 +80,7 @@ std::string fit_terminal(const std::string& line) {
 
 int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
   if (o.args.empty() || o.wait_for.empty()) {
-    err << "error: usage: polarctl wait TYPE/NAME --for=condition=Ready [--timeout=5m]\n"
+    err << "error: usage: polarctl wait TYPE/NAME... | TYPE --all  --for=condition=Ready [--timeout=5m]\n"
            "       (--for=condition=C[=true|false], --for=delete, --for=jsonpath={.status.phase}=Running)\n";
     return 2;
   }
@@ -95,7 +95,12 @@ int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream&
     return 2;
   }
   // TYPE/NAME ... or TYPE NAME ...
-  std::vector<std::pair<const kube::ResourceRef*, std::string>> targets;
+  struct Target {
+    const kube::ResourceRef* ref;
+    std::string ns, name;
+  };
+  std::vector<Target> targets;
+  const std::string ns = namespace_of(c, o);
   std::string type_word;
   for (size_t i = 0; i < o.args.size(); ++i) {
     const std::string& a = o.args[i];
@@ -108,22 +113,44 @@ int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream&
       return 1;
     }
     type_word = t;
-    if (!n.empty()) targets.push_back({ref, n});
+    if (!n.empty() && o.all) {
+      err << "error: polarctl wait: give names or --all, not both\n";
+      return 2;
+    }
+    if (!n.empty()) targets.push_back({ref, ns, n});
+    if (o.all && i > 0) {
+      err << "error: polarctl wait --all takes one TYPE\n";
+      return 2;
+    }
+    if (o.all) {
+      // Those that exist now, as kubectl does: one created later is not waited for.
+      auto list = c.list(*ref, o.all_namespaces ? "" : ns);
+      if (!list) {
+        print_error(err, list.error());
+        return 1;
+      }
+      for (const auto& item : list->value("items", Json::array())) {
+        targets.push_back({ref, core::string_at(item, "metadata.namespace"), core::string_at(item, "metadata.name")});
+      }
+      if (targets.empty()) {
+        err << "error: no matching resources found\n";
+        return 1;
+      }
+    }
   }
   if (targets.empty()) {
-    err << "error: polarctl wait needs a name: TYPE/NAME or TYPE NAME\n";
+    err << "error: polarctl wait needs a name: TYPE/NAME, TYPE NAME or TYPE --all\n";
     return 2;
   }
   const bool tty = ::isatty(STDERR_FILENO);
-  const std::string ns = namespace_of(c, o);
   const auto deadline = std::chrono::steady_clock::now() + *timeout;
   int failures = 0;
-  for (const auto& [ref, name] : targets) {
-    std::string shown = ref->plural + "/" + name;
+  for (const auto& [ref, target_ns, name] : targets) {
+    std::string shown = (o.all_namespaces ? target_ns + "/" : "") + ref->plural + "/" + name;
     std::string last;
     bool met = false;
     while (true) {
-      auto obj = c.get(*ref, ns, name);
+      auto obj = c.get(*ref, target_ns, name);
       std::string line;
       if (!obj && obj.error().code == core::Code::kNotFound) {
         if (spec->kind == WaitSpec::kDelete) {
