@@ -294,7 +294,7 @@ int run_stop(const Flags& f) {
 int main(int argc, char** argv) {
   // One malloc arena per thread is glibc's default: with many mostly idle threads it
   // multiplies resident memory for no gain in a control plane.
-  ::mallopt(M_ARENA_MAX, 1);
+  ::mallopt(M_ARENA_MAX, 2);
   if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
