@@ -108,6 +108,10 @@ void Watcher::push(const Event& e, size_t limit) {
 // ---------------------------------------------------------------------------------------
 Store::Store(const Options& opts) : opts_(opts) {}
 
+// A burst of writes can grow the WAL; once checkpointed it shrinks back to 8 MiB (set on
+// both connections: whichever resets the WAL truncates it).
+constexpr const char* kJournalSizeLimit = "PRAGMA journal_size_limit=8388608";
+
 core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
   std::unique_ptr<Store> s(new Store(opts));
   if (sqlite3_open_v2(opts.path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -118,8 +122,7 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
            "PRAGMA journal_mode=WAL",
            "PRAGMA synchronous=FULL",  // fsync the WAL at every commit: acknowledged means durable
            "PRAGMA wal_autocheckpoint=0",  // checkpoints run in checkpoint_loop()
-           // A burst of writes can grow the WAL; once checkpointed it shrinks back to this.
-           "PRAGMA journal_size_limit=8388608",
+           kJournalSizeLimit,
            "PRAGMA foreign_keys=OFF",
            "CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY, rev INTEGER NOT NULL, data TEXT NOT NULL) "
            "WITHOUT ROWID",
@@ -136,7 +139,7 @@ core::Result<std::unique_ptr<Store>> Store::open(const Options& opts) {
   }
   // A checkpoint copies pages from the WAL to the database file without caching them.
   if (auto st = exec(s->checkpoint_db_, "PRAGMA cache_size=-128"); !st) return fail(st.error());
-  if (auto st = exec(s->checkpoint_db_, "PRAGMA journal_size_limit=8388608"); !st) return fail(st.error());
+  if (auto st = exec(s->checkpoint_db_, kJournalSizeLimit); !st) return fail(st.error());
   s->committer_ = std::thread([p = s.get()] { p->commit_loop(); });
   s->checkpointer_ = std::thread([p = s.get()] { p->checkpoint_loop(); });
   return s;

@@ -102,6 +102,7 @@ int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream&
   std::vector<Target> targets;
   const std::string ns = namespace_of(c, o);
   std::string type_word;
+  const kube::ResourceRef* type = nullptr;
   for (size_t i = 0; i < o.args.size(); ++i) {
     const std::string& a = o.args[i];
     auto slash = a.find('/');
@@ -113,29 +114,30 @@ int cmd_wait(kube::Client& c, const Options& o, std::ostream& out, std::ostream&
       return 1;
     }
     type_word = t;
-    if (!n.empty() && o.all) {
+    type = ref;
+    if (!n.empty()) targets.push_back({ref, ns, n});
+  }
+  if (o.all) {
+    if (!targets.empty()) {
       err << "error: polarctl wait: give names or --all, not both\n";
       return 2;
     }
-    if (!n.empty()) targets.push_back({ref, ns, n});
-    if (o.all && i > 0) {
+    if (o.args.size() > 1) {
       err << "error: polarctl wait --all takes one TYPE\n";
       return 2;
     }
-    if (o.all) {
-      // Those that exist now, as kubectl does: one created later is not waited for.
-      auto list = c.list(*ref, o.all_namespaces ? "" : ns);
-      if (!list) {
-        print_error(err, list.error());
-        return 1;
-      }
-      for (const auto& item : list->value("items", Json::array())) {
-        targets.push_back({ref, core::string_at(item, "metadata.namespace"), core::string_at(item, "metadata.name")});
-      }
-      if (targets.empty()) {
-        err << "error: no matching resources found\n";
-        return 1;
-      }
+    // Those that exist now, as kubectl does: one created later is not waited for.
+    auto list = c.list(*type, o.all_namespaces ? "" : ns);
+    if (!list) {
+      print_error(err, list.error());
+      return 1;
+    }
+    for (const auto& item : list->value("items", Json::array())) {
+      targets.push_back({type, core::string_at(item, "metadata.namespace"), core::string_at(item, "metadata.name")});
+    }
+    if (targets.empty()) {
+      err << "error: no matching resources found\n";
+      return 1;
     }
   }
   if (targets.empty()) {
