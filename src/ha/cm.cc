@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "core/failpoints.h"
@@ -384,7 +385,23 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
     if (auto st = rt_.set_sync_standbys(c_, chosen, target.first, target.second)) presync = target;
     else core::log_warn("cm", "cannot set synchronous standbys on " + chosen + " before promoting it: " + st.error().message);
   }
-  // 2. Promote.
+  // 2. The other replicas stream from the candidate before it is promoted (cascading):
+  // its promotion then ends their timeline on the connection they have, where a reader
+  // told only afterwards starts a WAL receiver, connects and switches timelines while the
+  // first commits (sync mode) wait for it. Those that did not answer this tick's probe are
+  // left to rejoin() (a frozen one would hold up the CM, and the new primary's lease with it).
+  std::set<std::string> following;
+  auto ask_to_follow = [&](const std::string& name) {
+    if (auto st = rt_.follow(c_, name, chosen); !st) {
+      core::log_warn("cm", name + " cannot follow " + chosen + " yet: " + st.error().message);
+    }
+    health_[name].last_follow = Clock::now();
+    following.insert(name);
+  };
+  for (const auto& i : all) {
+    if (i.name != chosen && i.name != old && answered(i.name) && states.at(i.name).role == "replica") ask_to_follow(i.name);
+  }
+  // 3. Promote.
   if (auto st = rt_.promote(c_, chosen); !st) {
     report("Warning", "PromoteFailed", "cannot promote " + chosen + ": " + st.error().message + "; deciding again");
     return;
@@ -392,17 +409,6 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   core::Failpoints::global().fire("after:cm-promote");
   auto promoted = Clock::now();
   std::string promoted_at = core::rfc3339_now_micros();
-  // 3. Everyone else follows the new primary at once (in sync mode the first commits wait
-  // for them); the old one is rewound when it can be. Those that did not answer this
-  // tick's probe are left to rejoin() (a frozen one would hold up the CM, and the new
-  // primary's lease with it).
-  for (const auto& i : all) {
-    if (i.name == chosen || !answered(i.name)) continue;
-    if (auto st = rt_.follow(c_, i.name, chosen); !st) {
-      core::log_warn("cm", i.name + " cannot follow " + chosen + " yet: " + st.error().message);
-    }
-    health_[i.name].last_follow = Clock::now();
-  }
   primary_ = chosen;
   lease_wait_.reset();
   if (auto st = rt_.probe(c_, chosen, 1000ms, {true, lease_, term_})) term_ = std::max(term_, st->term);
@@ -462,6 +468,11 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
       core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
       break;
     }
+  }
+  // 5. The old primary (rewound against the new one, which must be promoted for that) and
+  // any other that answered follow now.
+  for (const auto& i : all) {
+    if (i.name != chosen && answered(i.name) && !following.count(i.name)) ask_to_follow(i.name);
   }
   publish("lastFailover", last_failover_);
   report("Warning", "FailedOver", old + " failed (" + d.reason + "): " + chosen + " was promoted " + std::to_string(rto) +
