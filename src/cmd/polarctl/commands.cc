@@ -444,17 +444,17 @@ int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::os
       return 1;
     }
   }
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  std::string name = cluster + "-switchover-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
   Json spec = {{"clusterRef", cluster}, {"type", "Switchover"}};
   if (!o.to.empty()) spec["target"] = o.to;
+  // The server names it (a random suffix): two switchovers in one second do not collide.
   Json op = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
-             {"metadata", {{"name", name}, {"namespace", ns}}}, {"spec", spec}};
+             {"metadata", {{"generateName", cluster + "-switchover-"}, {"namespace", ns}}}, {"spec", spec}};
   auto r = c.create(kube::operations_ref(), ns, op);
   if (!r) {
     print_error(err, r.error());
     return 1;
   }
+  std::string name = core::string_at(*r, "metadata.name");
   out << display(kube::operations_ref(), name) << " created: switchover of " << cluster
       << (o.to.empty() ? " to the best reader" : " to " + o.to) << "\n";
   if (!o.wait) {
