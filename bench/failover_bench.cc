@@ -136,6 +136,24 @@ size_t standing_by(const ServerProcess& s, const std::string& name) {
   return cm_state(s, name).value("standingBy", ps::core::Json::array()).size();
 }
 
+// What the Cluster Manager of `name` said last and how status shows the instances, for a
+// run that went wrong.
+void explain(const ServerProcess& s, const std::string& name) {
+  auto log = ps::core::read_file(s.home() + "/data/clusters/default." + name + "/cm/cm.log").value_or("");
+  size_t from = log.size();  // the start of the last 16 lines
+  for (int n = 0; n < 16 && from > 1; ++n) {
+    size_t nl = log.rfind('\n', from - 2);
+    from = nl == std::string::npos ? 0 : nl + 1;
+  }
+  std::fprintf(stderr, "%s: the Cluster Manager's last words:\n%s", name.c_str(), log.substr(from).c_str());
+  const auto* is = ps::core::find_path(cluster(s, name), "status.instances");
+  for (const auto& i : is ? *is : ps::core::Json::array()) {
+    std::fprintf(stderr, "  %s role %s ready %d state %s\n", i.value("name", "").c_str(), i.value("role", "").c_str(),
+                 i.value("ready", false) ? 1 : 0, i.value("state", "").c_str());
+  }
+  std::fprintf(stderr, "  standing by: %s\n", cm_state(s, name).value("standingBy", ps::core::Json::array()).dump().c_str());
+}
+
 // The conninfo of `name`'s read-write endpoint with the superuser's password.
 std::map<std::string, std::string> endpoint_conninfo(const ServerProcess& server, const std::string& name) {
   std::string ep = ps::core::string_at(cluster(server, name), "status.endpoints.readWrite");
@@ -164,7 +182,10 @@ std::optional<std::vector<double>> kill9_series(ServerProcess& server, const std
   Writer writer(conninfo);
   std::vector<double> gaps;
   for (int r = 0; r < runs; ++r) {
-    wait_until([&] { return standing_by(server, name) == 2 && settled(server, "", name); }, 60s);
+    if (!wait_until([&] { return standing_by(server, name) == 2 && settled(server, "", name); }, 60s)) {
+      std::fprintf(stderr, "%s: run %d starts without both readers standing by\n", name.c_str(), r + 1);
+      explain(server, name);
+    }
     auto now = cluster(server, name);
     std::string old = ps::core::string_at(now, "status.currentPrimary");
     int port = 0;
@@ -186,6 +207,7 @@ std::optional<std::vector<double>> kill9_series(ServerProcess& server, const std
           return !p.empty() && p != old && settled(server, p, name);
         }, 180s)) {
       std::fprintf(stderr, "%s: no failover after kill -9 of %s\n", name.c_str(), old.c_str());
+      explain(server, name);
       return std::nullopt;
     }
     auto t1 = Clock::now();
@@ -347,7 +369,10 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       // Both readers stable in the Cluster Manager's eyes, as they would be in service (one
       // that just rejoined is not promoted until it has stayed healthy for a while).
-      wait_until([&] { return standing_by(server, "fo") == 2; }, 60s);
+      if (!wait_until([&] { return standing_by(server, "fo") == 2; }, 60s)) {
+        std::fprintf(stderr, "fo: a run starts without both readers standing by\n");
+        explain(server, "fo");
+      }
       std::string old;
       int pm = primary_pid(old);
       if (pm <= 0) {
