@@ -606,14 +606,31 @@ TEST(ClusterTest, SwitchoverUnderLoadLosesNoAcknowledgedWrite) {
   ASSERT_EQ(first.exit_code, 0) << first.err;
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(first.out, second.out);
-  EXPECT_TRUE(wait_until([&] {
+  // "polardboperation.polarstack.io/so-switchover-xxxxx created: ..."
+  auto op_name = [](const std::string& out) {
+    auto slash = out.find('/'), space = out.find(' ');
+    return slash == std::string::npos || space == std::string::npos || space < slash ? std::string()
+                                                                                      : out.substr(slash + 1, space - slash - 1);
+  };
+  std::vector<std::string> names = {op_name(first.out), op_name(second.out)};
+  for (const auto& n : names) EXPECT_TRUE(n.starts_with("so-switchover-") && n.size() == 19) << n;
+  auto ops_shown = [&] {
+    std::string s;
     auto all = server.client()->list(kube::operations_ref(), "default");
-    int done = 0;
     for (const auto& o : all ? (*all)["items"] : Json::array()) {
-      done += core::string_at(o, "metadata.generateName") == "so-switchover-" && core::string_at(o, "status.phase") == "Succeeded";
+      s += core::string_at(o, "metadata.name") + " " + core::string_at(o, "spec.target") + " " +
+           core::string_at(o, "status.phase") + " " + core::string_at(o, "status.reason") + " " +
+           core::string_at(o, "status.message") + "\n";
     }
-    return done == 2 && c.ready(2, "so-0");
-  }, 120s)) << c.get().dump(1);
+    return s;
+  };
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& n : names) {
+      auto o = server.client()->get(kube::operations_ref(), "default", n);
+      if (!o || core::string_at(*o, "status.phase") != "Succeeded") return false;
+    }
+    return c.ready(2, "so-0");
+  }, 120s)) << ops_shown() << c.get().dump(1);
 }
 
 
