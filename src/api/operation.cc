@@ -1,11 +1,48 @@
 #include "api/operation.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace polarstack::api {
+
+namespace {
+std::atomic<bool> accept_unimplemented{false};
+}  // namespace
+
+bool operation_type_implemented(const std::string& type) {
+  return type == "Create" || type == "Delete" || type == "ScaleReaders" || type == "Switchover" ||
+         type == "RestartInstance" || type == "RestartCluster";
+}
+
+void accept_unimplemented_operation_types(bool accept) { accept_unimplemented = accept; }
 
 void OperationSpec::check(const std::string& path, FieldErrors& errs) const {
   auto need = [&](const char* field, bool present) {
     if (!present) errs.push_back({join_path(path, field), "required value for type " + type});
   };
+  bool known = std::find(kOperationTypes.begin(), kOperationTypes.end(), type) != kOperationTypes.end();
+  if (known && !operation_type_implemented(type) && !accept_unimplemented) {
+    errs.push_back({join_path(path, "type"), type + " is not implemented in this release (implemented: Create, Delete, "
+                                                    "ScaleReaders, Switchover, RestartInstance, RestartCluster)"});
+    return;
+  }
+  // A field the type does not use would be stored and ignored: refused instead.
+  auto only_for = [&](const char* field, bool given, std::initializer_list<const char*> types) {
+    if (!given || !known) return;
+    std::string list;
+    for (const char* t : types) {
+      if (type == t) return;
+      list += (list.empty() ? "" : ", ") + std::string(t);
+    }
+    errs.push_back({join_path(path, field), "applies only to type " + list + ", not " + type});
+  };
+  if (!accept_unimplemented) {
+    only_for("instance", !instance.empty(), {"RestartInstance", "RebuildInstance", "MigrateInstance"});
+    only_for("target", !target.empty(), {"Switchover"});
+    only_for("node", !node.empty(), {"MigrateInstance"});
+    only_for("method", !method.empty(), {"RestartInstance"});
+    only_for("readers", readers.has_value(), {"ScaleReaders", "Create"});
+  }
   if (type == "RestartInstance" || type == "RebuildInstance" || type == "MigrateInstance") {
     need("instance", !instance.empty());
   }

@@ -7,6 +7,11 @@
 //                  wait-repointed, drop-stale-slots, resume-ha (from fence-primary on it
 //                  runs to completion; a cancel before the promotion starts the old
 //                  primary again; the Cluster Manager is paused meanwhile)
+//   RestartInstance, RestartCluster: plan, restart-readers, pause-ha, restart-primary,
+//                  then the Switchover's steps from choose on, resume-ha, done. A reader
+//                  is restarted in place; the primary by one switchover (its clean
+//                  shutdown and start as a replica are its restart), or in place
+//                  (method InPlace, or a cluster without readers) with HA paused.
 //
 // Instances are named <cluster>-<n>: the primary is created as <cluster>-0, readers take
 // the lowest free numbers, and scaling down removes the highest-numbered readers (and

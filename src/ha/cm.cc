@@ -301,7 +301,7 @@ void ClusterManager::tick() {
       states[primary_].state == "PrimaryDown") {
     last_restart_ask_ = now;
     report("Warning", "RestartInPlace", "no replica can take over from " + primary_ + ": restarting its PostgreSQL in place");
-    rt_.restart(c_, primary_);
+    rt_.restart(c_, primary_, 0);
   }
   if (!paused && primary_ok) {
     apply_sync(primary_, *all);

@@ -280,11 +280,36 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     if (st) core::log_info("instance", "synchronous_standby_names = '" + sync_standby_names(cfg) + "'");
     return reply(st);
   }
+  // Body {"ifPostmasterPid": N} (optional): only if N is the postmaster running now and no
+  // restart of it was asked for yet, so that a workflow step run again after a crash does
+  // not restart an instance twice. Answers {"restarting": true|false}.
   if (path == "/v1/restart") {
     if (auto r = only("POST")) return *r;
     if (fenced()) return json_error(409, "fenced: it may only follow a new primary");
-    restart_requested_ = true;
-    return reply({});
+    long long if_pid = 0;
+    if (!req.body.empty()) {
+      auto body = core::parse_json(req.body);
+      if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
+      for (const auto& [k, v] : body->items()) {
+        if (k != "ifPostmasterPid") return json_error(400, k + ": unknown field");
+        if (!v.is_number_integer() || v.get<long long>() <= 0) return json_error(400, "ifPostmasterPid: must be a positive integer");
+        if_pid = v.get<long long>();
+      }
+    }
+    bool restarting = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (if_pid > 0 && (if_pid != pm_ || if_pid == restart_asked_for_)) restarting = false;
+      if (restarting) {
+        restart_asked_for_ = pm_;
+        restart_requested_ = true;
+      }
+    }
+    if (restarting) {
+      core::log_info("instance", "restart asked for");
+      ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop
+    }
+    return {200, core::Json{{"ok", true}, {"restarting", restarting}}.dump()};
   }
   if (path == "/v1/stop") {
     if (auto r = only("POST")) return *r;

@@ -111,8 +111,10 @@ class Runtime {
   // (synchronous_standby_names = ANY k (...)); an empty list: asynchronous.
   virtual core::Status set_sync_standbys(const ClusterKey& c, const std::string& on,
                                          const std::vector<std::string>& standbys, int k) = 0;
-  // Restarts the instance's PostgreSQL in place.
-  virtual core::Status restart(const ClusterKey& c, const std::string& name) = 0;
+  // Restarts the instance's PostgreSQL in place. `if_postmaster_pid` > 0: only if that
+  // is the postmaster running now and its restart was not asked for already (a step run
+  // again after a crash restarts nothing twice); see InstanceState::postmaster_pid.
+  virtual core::Status restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) = 0;
   // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
   // independent of the operator. remove_ stops it (before a Delete removes instances).
   virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;

@@ -189,18 +189,38 @@ TEST_F(OperationsTest, AKilledServerResumesTheOperationWhereItStopped) {
   EXPECT_EQ(core::string_at(done, "status.progress"), "3/3");
 }
 
-TEST_F(OperationsTest, WithoutAWorkflowAnOperationFailsClearlyAndCanBeCancelled) {
-  start({});  // no test workflows: nothing implements RestartCluster yet
-  ASSERT_TRUE(client_->create(ops(), "default", op("restart", "RestartCluster")));
-  ASSERT_TRUE(wait_phase("restart", "Failed"));
-  EXPECT_EQ(core::string_at(get_op("restart"), "status.reason"), "UnsupportedType");
+// A type this release has no workflow for is refused at admission, naming spec.type and
+// what is implemented; nothing is stored. (The test workflows accept every type.)
+TEST_F(OperationsTest, ATypeWithoutAWorkflowIsRefusedAndNotStored) {
+  start({});
+  for (const char* type : {"RebuildInstance", "MigrateInstance"}) {
+    SCOPED_TRACE(type);
+    Json o = op("unimplemented", type, {{"instance", "demo-1"}});
+    if (std::string(type) == "MigrateInstance") o["spec"]["node"] = "local-2";
+    auto r = client_->create(ops(), "default", o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, core::Code::kInvalid) << r.error().describe();
+    EXPECT_NE(r.error().describe().find(std::string("spec.type: ") + type + " is not implemented in this release"),
+              std::string::npos) << r.error().describe();
+    EXPECT_TRUE(get_op("unimplemented").is_null());
+  }
+}
+
+// A Failed operation holds its cluster's queue until a person resumes or cancels it.
+TEST_F(OperationsTest, AFailedOperationHoldsTheQueueUntilCancelled) {
+  start({{"POLARSTACK_TEST_WORKFLOWS", "1"}, {"POLARSTACK_FAILPOINTS", "before:copy-data=fail(5)"}});
+  Json c = cluster();
+  c["status"] = {{"phase", "Running"}, {"instances", {{{"name", "demo-0"}, {"role", "primary"}}, {{"name", "demo-1"}, {"role", "replica"}}}}};
+  ASSERT_TRUE(client_->update_status(kube::clusters_ref(), "default", c));
+  ASSERT_TRUE(client_->create(ops(), "default", op("rebuild", "RebuildInstance", {{"instance", "demo-1"}})));
+  ASSERT_TRUE(wait_phase("rebuild", "Interrupted", 60s)) << get_op("rebuild").dump(1);  // 5 attempts, backing off
   ASSERT_TRUE(testing::wait_until([&] { return condition("Interrupted").value("status", "") == "True"; }, 10s));
   ASSERT_TRUE(client_->create(ops(), "default", op("next", "RestartCluster")));
   ASSERT_TRUE(testing::wait_until([&] { return core::string_at(get_op("next"), "status.reason") == "Queued"; }, 10s))
-      << "a Failed operation holds the queue until a person decides";
-  ASSERT_EQ(ctl({"cancel", "restart"}).exit_code, 0);
-  ASSERT_TRUE(wait_phase("restart", "Cancelled"));
-  ASSERT_TRUE(wait_phase("next", "Failed"));
+      << "a stopped operation holds the queue until a person decides";
+  ASSERT_EQ(ctl({"cancel", "rebuild"}).exit_code, 0);
+  ASSERT_TRUE(wait_phase("rebuild", "Cancelled"));
+  ASSERT_TRUE(wait_phase("next", "Succeeded"));
 }
 
 }  // namespace

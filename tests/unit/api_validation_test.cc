@@ -114,7 +114,23 @@ TEST(OperationValidation, BadInputTable) {
         "\"RestartCluster\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}}, {"spec.instance: required value for type RestartInstance"}},
       {{{"clusterRef", "demo"}, {"type", "MigrateInstance"}, {"instance", "demo-1"}},
-       {"spec.node: required value for type MigrateInstance"}},
+       {"spec.type: MigrateInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
+        "Switchover, RestartInstance, RestartCluster)"}},
+      {{{"clusterRef", "demo"}, {"type", "RebuildInstance"}, {"instance", "demo-1"}},
+       {"spec.type: RebuildInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
+        "Switchover, RestartInstance, RestartCluster)"}},
+      {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "Gently"}},
+       {"spec.method: must be one of \"\", \"Switchover\", \"InPlace\", got \"Gently\""}},
+      {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"method", "InPlace"}},
+       {"spec.method: applies only to type RestartInstance, not Switchover"}},
+      {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"instance", "demo-1"}},
+       {"spec.instance: applies only to type RestartInstance, RebuildInstance, MigrateInstance, not RestartCluster"}},
+      {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"target", "demo-2"}},
+       {"spec.target: applies only to type Switchover, not RestartInstance"}},
+      {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"readers", 2}},
+       {"spec.readers: applies only to type ScaleReaders, Create, not Switchover"}},
+      {{{"clusterRef", "demo"}, {"type", "Delete"}, {"node", "local-2"}},
+       {"spec.node: applies only to type MigrateInstance, not Delete"}},
       {{{"clusterRef", "demo"}, {"type", "ScaleReaders"}}, {"spec.readers: required value for type ScaleReaders"}},
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"resume", true}, {"cancel", true}},
        {"spec.cancel: cannot be set together with spec.resume"}},
@@ -124,6 +140,14 @@ TEST(OperationValidation, BadInputTable) {
   }
   Json ok = op({{"clusterRef", "demo"}, {"type", "Switchover"}, {"target", "demo-2"}});
   EXPECT_TRUE(kind.admit(ok));
+  Json restart = op({{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-0"}, {"method", "InPlace"}});
+  EXPECT_TRUE(kind.admit(restart));
+  // With the server's test-only workflows (POLARSTACK_TEST_WORKFLOWS=1) every type is accepted.
+  accept_unimplemented_operation_types(true);
+  Json rebuild = op({{"clusterRef", "demo"}, {"type", "RebuildInstance"}, {"instance", "demo-1"}});
+  EXPECT_TRUE(kind.admit(rebuild));
+  accept_unimplemented_operation_types(false);
+  EXPECT_FALSE(kind.admit(rebuild));
 }
 
 TEST(ClusterCodec, JsonAndYamlRoundTrip) {

@@ -1,6 +1,7 @@
 #include "cmd/polarctl/commands.h"
 
 #include <algorithm>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -423,45 +424,24 @@ int cmd_scale(kube::Client& c, const Options& o, std::ostream& out, std::ostream
 }
 
 // ---------------------------------------------------------------------------------------
-int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
-  if (o.args.size() != 1) {
-    err << "error: usage: polarctl switchover <cluster> [--to <instance>] [--wait]\n";
-    return 2;
-  }
-  std::string ns = namespace_of(c, o), cluster = o.args[0];
-  auto cur = c.get(kube::clusters_ref(), ns, cluster);
-  if (!cur) {
-    print_error(err, cur.error());
-    return 1;
-  }
-  if (!o.to.empty()) {
-    bool known = false;
-    if (const Json* is = core::find_path(*cur, "status.instances"); is && is->is_array()) {
-      for (const auto& i : *is) known = known || i.value("name", "") == o.to;
-    }
-    if (!known) {
-      err << "error: --to: " << cluster << " has no instance named \"" << o.to << "\"\n";
-      return 1;
-    }
-  }
-  Json spec = {{"clusterRef", cluster}, {"type", "Switchover"}};
-  if (!o.to.empty()) spec["target"] = o.to;
-  // The server names it (a random suffix): two switchovers in one second do not collide.
-  Json op = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
-             {"metadata", {{"generateName", cluster + "-switchover-"}, {"namespace", ns}}}, {"spec", spec}};
+namespace {
+// Creates `op` (named by the server from its generateName), says so, and with --wait
+// follows it to the end. `done` prints the success line from the finished operation.
+int create_operation(kube::Client& c, const Options& o, const std::string& ns, const Json& op, const std::string& what,
+                     const std::function<void(const Json&)>& done, std::ostream& out, std::ostream& err) {
   auto r = c.create(kube::operations_ref(), ns, op);
   if (!r) {
     print_error(err, r.error());
     return 1;
   }
   std::string name = core::string_at(*r, "metadata.name");
-  out << display(kube::operations_ref(), name) << " created: switchover of " << cluster
-      << (o.to.empty() ? " to the best reader" : " to " + o.to) << "\n";
+  std::string cluster = core::string_at(op, "spec.clusterRef");
+  out << display(kube::operations_ref(), name) << " created: " << what << "\n";
   if (!o.wait) {
     out << "Follow it with: polarctl ops " << cluster << " -w\n";
     return 0;
   }
-  std::string last;
+  std::string last, kind = core::string_at(op, "spec.type");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(15);
   while (std::chrono::steady_clock::now() < deadline) {
     auto cur_op = c.get(kube::operations_ref(), ns, name);
@@ -475,20 +455,94 @@ int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::os
         last = line;
       }
       if (phase == "Succeeded") {
-        std::string to = core::string_at(*cur_op, "status.context.target");
-        std::string ms = core::string_at(*cur_op, "status.context.writeUnavailableMs");
-        out << "switchover done: " << to << " is the primary" << (ms.empty() ? "" : "; writes were refused for " + ms + " ms") << "\n";
+        done(*cur_op);
         return 0;
       }
       if (phase == "Failed" || phase == "Interrupted" || phase == "Cancelled") {
-        err << "switchover " << phase << ": " << core::string_at(*cur_op, "status.message") << "\n";
+        err << kind << " " << phase << ": " << core::string_at(*cur_op, "status.message") << "\n";
         return 1;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling the operation's status
   }
-  err << "switchover still running after 15 min: polarctl describe op " << name << "\n";
+  err << kind << " still running after 15 min: polarctl describe op " << name << "\n";
   return 1;
+}
+
+bool has_instance(const Json& cluster, const std::string& name) {
+  bool known = false;
+  if (const Json* is = core::find_path(cluster, "status.instances"); is && is->is_array()) {
+    for (const auto& i : *is) known = known || i.value("name", "") == name;
+  }
+  return known;
+}
+
+Json operation_of(const std::string& ns, const std::string& cluster, const std::string& suffix, Json spec) {
+  // The server names it (a random suffix): two in one second do not collide.
+  return {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
+          {"metadata", {{"generateName", cluster + "-" + suffix + "-"}, {"namespace", ns}}}, {"spec", std::move(spec)}};
+}
+}  // namespace
+
+int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.args.size() != 1) {
+    err << "error: usage: polarctl switchover <cluster> [--to <instance>] [--wait]\n";
+    return 2;
+  }
+  std::string ns = namespace_of(c, o), cluster = o.args[0];
+  auto cur = c.get(kube::clusters_ref(), ns, cluster);
+  if (!cur) {
+    print_error(err, cur.error());
+    return 1;
+  }
+  if (!o.to.empty() && !has_instance(*cur, o.to)) {
+    err << "error: --to: " << cluster << " has no instance named \"" << o.to << "\"\n";
+    return 1;
+  }
+  Json spec = {{"clusterRef", cluster}, {"type", "Switchover"}};
+  if (!o.to.empty()) spec["target"] = o.to;
+  return create_operation(
+      c, o, ns, operation_of(ns, cluster, "switchover", spec),
+      "switchover of " + cluster + (o.to.empty() ? " to the best reader" : " to " + o.to),
+      [&](const Json& op) {
+        std::string to = core::string_at(op, "status.context.target");
+        std::string ms = core::string_at(op, "status.context.writeUnavailableMs");
+        out << "switchover done: " << to << " is the primary" << (ms.empty() ? "" : "; writes were refused for " + ms + " ms") << "\n";
+      },
+      out, err);
+}
+
+int cmd_restart(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.args.empty() || o.args.size() > 2 || (o.in_place && o.args.size() != 2)) {
+    err << "error: usage: polarctl restart <cluster> [<instance> [--in-place]] [--wait]\n";
+    return 2;
+  }
+  std::string ns = namespace_of(c, o), cluster = o.args[0];
+  auto cur = c.get(kube::clusters_ref(), ns, cluster);
+  if (!cur) {
+    print_error(err, cur.error());
+    return 1;
+  }
+  std::string instance = o.args.size() == 2 ? o.args[1] : "";
+  if (!instance.empty() && !has_instance(*cur, instance)) {
+    err << "error: " << cluster << " has no instance named \"" << instance << "\"\n";
+    return 1;
+  }
+  Json spec = {{"clusterRef", cluster}, {"type", instance.empty() ? "RestartCluster" : "RestartInstance"}};
+  if (!instance.empty()) spec["instance"] = instance;
+  if (o.in_place) spec["method"] = "InPlace";
+  std::string what = instance.empty() ? "rolling restart of " + cluster + " (readers in place, then one switchover)"
+                                      : "restart of " + instance + (o.in_place ? " in place" : "");
+  return create_operation(
+      c, o, ns, operation_of(ns, cluster, "restart", spec), what,
+      [&](const Json& op) {
+        std::string to = core::string_at(op, "status.context.target");
+        std::string noop = core::string_at(op, "status.context.noop");
+        std::string ms = core::string_at(op, "status.context.writeUnavailableMs");
+        out << "restart done" << (noop == "false" && !to.empty() ? ": " + to + " is the primary" : "")
+            << (noop == "false" && !ms.empty() ? "; writes were refused for " + ms + " ms" : "") << "\n";
+      },
+      out, err);
 }
 
 }  // namespace polarstack::polarctl

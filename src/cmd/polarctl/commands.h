@@ -24,6 +24,7 @@ struct Options {
   bool read_only = false;  // connect/psql --ro
   bool delete_clusters = false;  // down --delete
   std::string to;          // switchover --to
+  bool in_place = false;   // restart --in-place
   std::string wait_for;    // wait --for
   bool all = false;        // wait --all: every object of the type (in the namespace, or -A)
   std::string timeout;     // wait --timeout (a duration; default 30s as kubectl's)
@@ -38,6 +39,7 @@ const kube::ResourceRef* resolve_type(const std::string& name);
 const kube::ResourceRef* resolve_kind(const std::string& api_version, const std::string& kind);
 
 int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_restart(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_apply(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_get(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_describe(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);

@@ -26,6 +26,11 @@ commands:
                               move the primary to INSTANCE (default: the reader that has
                               replayed the most) with no acknowledged write lost; --wait:
                               follow it to the end
+  restart CLUSTER [INSTANCE [--in-place]] [--wait]
+                              restart every instance (readers one at a time, then the
+                              primary by one switchover), or one instance: a reader in
+                              place, the primary by switchover (--in-place: writes pause
+                              for the whole restart)
   wait TYPE/NAME... | TYPE --all  --for=condition=Ready [--timeout=5m]
                               wait until a condition holds (kubectl's flags: --for=delete,
                               --for=jsonpath={.status.phase}=Running); shows progress
@@ -121,6 +126,8 @@ int main(int argc, char** argv) {
       if (!value(o.timeout)) return usage_error("--timeout needs a duration, e.g. --timeout=5m");
     } else if (a == "--to") {
       if (!value(o.to)) return usage_error("--to needs an instance name");
+    } else if (a == "--in-place" && command == "restart") {
+      o.in_place = true;
     } else if (a == "--ro") {
       o.read_only = true;
     } else if (a == "--delete") {
@@ -148,6 +155,7 @@ int main(int argc, char** argv) {
   else if (command == "delete") fn = ps::polarctl::cmd_delete;
   else if (command == "scale") fn = ps::polarctl::cmd_scale;
   else if (command == "switchover") fn = ps::polarctl::cmd_switchover;
+  else if (command == "restart") fn = ps::polarctl::cmd_restart;
   else if (command == "wait") fn = ps::polarctl::cmd_wait;
   else if (command == "ops") fn = ps::polarctl::cmd_ops;
   else if (command == "resume") fn = ps::polarctl::cmd_resume;

@@ -39,11 +39,11 @@ void OperatorLoop::run() {
   cluster::OperationStore store(api);
   workflow::SystemClock clock;
   workflow::Engine engine(store, clock);
-  if (opts_.test_workflows) {
+  cluster::register_cluster_workflows(engine, api, rt_);
+  if (opts_.test_workflows) {  // after the real ones: they replace RestartCluster
     register_test_workflows(engine);
     core::log_warn("operator", "test workflows are registered (POLARSTACK_TEST_WORKFLOWS=1)");
   }
-  cluster::register_cluster_workflows(engine, api, rt_);
   cluster::OperationController controller(api, engine, store, {opts_.operation_history});
   cluster::ClusterController clusters_ctl(api, rt_, controller);
   kube::Client cluster_watch_client(cfg_);

@@ -309,8 +309,9 @@ core::Status LocalRuntime::detach(const ClusterKey& c, const std::string& name) 
   return post(c, name, "/v1/detach", 15);
 }
 
-core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name) {
-  return post(c, name, "/v1/restart", 10);
+core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) {
+  return post(c, name, "/v1/restart", 10,
+              if_postmaster_pid > 0 ? core::Json{{"ifPostmasterPid", if_postmaster_pid}}.dump() : std::string());
 }
 
 core::Status LocalRuntime::set_sync_standbys(const ClusterKey& c, const std::string& on,

@@ -60,7 +60,7 @@ class LocalRuntime : public Runtime {
                                     const CmGrant& grant) override;
   bool wait_instance_event(const ClusterKey& c, std::chrono::milliseconds timeout) override;
   core::Status detach(const ClusterKey& c, const std::string& name) override;
-  core::Status restart(const ClusterKey& c, const std::string& name) override;
+  core::Status restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) override;
   core::Status set_sync_standbys(const ClusterKey& c, const std::string& on, const std::vector<std::string>& standbys,
                                  int k) override;
   core::Status ensure_cluster_manager(const ClusterKey& c) override;

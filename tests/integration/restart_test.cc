@@ -1,0 +1,280 @@
+// RestartInstance and RestartCluster on real PostgreSQL 15 under a recording writer: a
+// rolling restart restarts every instance once with one switchover and loses no
+// acknowledged write; a reader restarts in place, the primary by switchover or in
+// place; kill -9 of the server at every step boundary converges without restarting
+// anything twice; bad requests change nothing. Bounded waits only.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/harness.h"
+#include "support/pg_cluster.h"
+
+namespace polarstack::testing {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+
+// When each instance's postmaster started (pg_postmaster_start_time()), by name.
+std::map<std::string, std::string> start_times(const Cluster& c) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, port] : ports_of(c)) out[name] = c.value(port, "select pg_postmaster_start_time()");
+  return out;
+}
+
+// How many times the instance's manager carried out a restart asked for (its log).
+int restarts_done(const ServerProcess& server, const std::string& cluster, const std::string& instance) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& node : std::filesystem::directory_iterator(server.home() + "/data/nodes", ec)) {
+    std::ifstream log(node.path().string() + "/default." + cluster + "/" + instance + "/instance.log");
+    for (std::string line; std::getline(log, line);) n += line.find("restart requested") != std::string::npos;
+  }
+  return n;
+}
+
+// Events of `reason` about the cluster, counting repeats.
+int events_of(const ServerProcess& server, const std::string& reason) {
+  auto events = server.client()->list(kube::events_ref(), "default");
+  int n = 0;
+  for (const auto& e : events ? events->value("items", Json::array()) : Json::array()) {
+    if (e.value("reason", "") == reason) n += std::max(1, e.value("count", 1));
+  }
+  return n;
+}
+
+// "polardboperation.polarstack.io/<name> created: ..." -> <name>
+std::string created_name(const std::string& out) {
+  auto slash = out.find('/'), space = out.find(' ');
+  return slash == std::string::npos || space == std::string::npos || space < slash ? std::string()
+                                                                                    : out.substr(slash + 1, space - slash - 1);
+}
+
+std::string ops_shown(const ServerProcess& server) {
+  std::string s;
+  auto all = server.client()->list(kube::operations_ref(), "default");
+  for (const auto& o : all ? (*all)["items"] : Json::array()) {
+    s += core::string_at(o, "metadata.name") + " " + core::string_at(o, "spec.type") + " " +
+         core::string_at(o, "status.phase") + " " + core::string_at(o, "status.progress") + " " +
+         core::string_at(o, "status.reason") + " " + core::string_at(o, "status.message") + "\n";
+  }
+  return s;
+}
+
+TEST(RestartTest, RollingRestartUnderLoadRestartsEachInstanceOnceWithOneSwitchover) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "rr"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("rr.yaml", cluster_yaml("rr", 2))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
+  auto before = start_times(c);
+  ASSERT_EQ(before.size(), 3u);
+
+  Writer writer(c, rw);
+  ASSERT_TRUE(wait_until([&] { return writer.acknowledged().size() >= 20; }, 30s));
+  auto r = server.polarctl({"restart", "rr", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ops_shown(server);
+  EXPECT_NE(r.out.find("rolling restart of rr"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restart done"), std::string::npos) << r.out;
+  std::string name = created_name(r.out);
+  EXPECT_TRUE(name.starts_with("rr-restart-")) << r.out;
+  size_t at_done = writer.acknowledged().size();
+  EXPECT_TRUE(wait_until([&] { return writer.acknowledged().size() >= at_done + 20; }, 60s)) << writer.last_error();
+  writer.stop();
+
+  auto op = server.client()->get(kube::operations_ref(), "default", name);
+  ASSERT_TRUE(op);
+  std::string target = core::string_at(*op, "status.context.target");
+  EXPECT_NE(target, "");
+  EXPECT_NE(target, "rr-0");
+  EXPECT_TRUE(wait_until([&] { return c.ready(2, target); }, 60s)) << c.get().dump(1);
+  auto after = start_times(c);
+  for (const auto& [n, t] : before) {
+    EXPECT_NE(after[n], t) << n << " was not restarted";
+    EXPECT_FALSE(after[n].empty()) << n;
+  }
+  // Readers were restarted in place (once each); the old primary by the switchover.
+  EXPECT_EQ(restarts_done(server, "rr", "rr-1"), 1);
+  EXPECT_EQ(restarts_done(server, "rr", "rr-2"), 1);
+  EXPECT_EQ(restarts_done(server, "rr", "rr-0"), 0);
+  EXPECT_EQ(events_of(server, "Promoted"), 1) << "exactly one switchover";
+  EXPECT_EQ(c.get().value("status", Json::object()).value("ha", Json::object()).value("failovers", 0), 0);
+  EXPECT_TRUE(has_event(server, "RestartCompleted"));
+
+  auto acked = writer.acknowledged();
+  EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size())) << "acknowledged writes lost";
+  std::printf("rolling restart: %zu commits acknowledged, %d attempts failed\n", acked.size(), writer.failures());
+}
+
+TEST(RestartTest, AReaderInPlaceThePrimaryInPlaceAndByASwitchover) {
+  ServerProcess server("", kClusters);
+  Cluster c{server, "ri"};
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("ri.yaml", cluster_yaml("ri", 1))}).exit_code, 0);
+  ASSERT_TRUE(c.wait_ready(1)) << c.get().dump(1);
+  int rw = c.port("readWrite");
+  ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
+
+  // Bad requests: a clear error, no operation stored.
+  struct Bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Bad> bad = {
+      {{"restart", "ri", "ri-7"}, "ri has no instance named \"ri-7\""},
+      {{"restart", "nope"}, "nope"},
+      {{"restart"}, "usage"},
+      {{"restart", "ri", "--in-place"}, "usage"},
+      {{"restart", "ri", "ri-0", "ri-1"}, "usage"},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.args.size() > 1 ? b.args[1] : "no args");
+    auto res = server.polarctl(b.args);
+    EXPECT_NE(res.exit_code, 0);
+    EXPECT_NE(res.err.find(b.says), std::string::npos) << res.err;
+  }
+  struct BadOp {
+    Json spec;
+    std::string field, says;
+  };
+  const std::vector<BadOp> bad_ops = {
+      {{{"clusterRef", "ri"}, {"type", "RestartInstance"}, {"instance", "ri-5"}}, "spec.instance", "has no instance \"ri-5\""},
+      {{{"clusterRef", "ri"}, {"type", "RestartInstance"}}, "spec.instance", "required value for type RestartInstance"},
+      {{{"clusterRef", "ri"}, {"type", "RestartCluster"}, {"instance", "ri-1"}}, "spec.instance", "applies only to type"},
+      {{{"clusterRef", "ri"}, {"type", "RestartInstance"}, {"instance", "ri-1"}, {"method", "Later"}}, "spec.method",
+       "must be one of"},
+      {{{"clusterRef", "ri"}, {"type", "RebuildInstance"}, {"instance", "ri-1"}}, "spec.type", "is not implemented"},
+  };
+  for (const auto& b : bad_ops) {
+    SCOPED_TRACE(b.spec.dump());
+    Json o = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
+              {"metadata", {{"name", "ri-bad"}, {"namespace", "default"}}}, {"spec", b.spec}};
+    auto created = server.client()->create(kube::operations_ref(), "default", o);
+    ASSERT_FALSE(created);
+    EXPECT_NE(created.error().describe().find(b.field + ": "), std::string::npos) << created.error().describe();
+    EXPECT_NE(created.error().describe().find(b.says), std::string::npos) << created.error().describe();
+  }
+  auto listed = server.client()->list(kube::operations_ref(), "default");
+  ASSERT_TRUE(listed);
+  for (const auto& o : (*listed)["items"]) EXPECT_TRUE(core::string_at(o, "spec.type").starts_with("Restart") == false);
+
+  Writer writer(c, rw);
+  ASSERT_TRUE(wait_until([&] { return writer.acknowledged().size() >= 20; }, 30s));
+  // A reader, in place: the primary is not touched.
+  auto t0 = start_times(c);
+  auto r = server.polarctl({"restart", "ri", "ri-1", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ops_shown(server);
+  auto t1 = start_times(c);
+  EXPECT_NE(t1["ri-1"], t0["ri-1"]);
+  EXPECT_EQ(t1["ri-0"], t0["ri-0"]);
+  EXPECT_EQ(restarts_done(server, "ri", "ri-1"), 1);
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "ri-0"); }, 60s)) << c.get().dump(1);
+
+  // The primary in place: it stays the primary (HA is paused meanwhile: no failover).
+  r = server.polarctl({"restart", "ri", "ri-0", "--in-place", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ops_shown(server);
+  auto t2 = start_times(c);
+  EXPECT_NE(t2["ri-0"], t1["ri-0"]);
+  EXPECT_EQ(t2["ri-1"], t1["ri-1"]);
+  EXPECT_EQ(restarts_done(server, "ri", "ri-0"), 1);
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "ri-0"); }, 60s)) << c.get().dump(1);
+  EXPECT_TRUE(has_event(server, "InstanceRestarted"));
+  EXPECT_EQ(events_of(server, "Promoted"), 0);
+
+  // The primary by a switchover (the default): ri-1 takes over, ri-0 restarts as its reader.
+  r = server.polarctl({"restart", "ri", "ri-0", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ops_shown(server);
+  EXPECT_NE(r.out.find("ri-1 is the primary"), std::string::npos) << r.out;
+  EXPECT_TRUE(wait_until([&] { return c.ready(1, "ri-1"); }, 60s)) << c.get().dump(1);
+  auto t3 = start_times(c);
+  EXPECT_NE(t3["ri-0"], t2["ri-0"]);
+  EXPECT_EQ(restarts_done(server, "ri", "ri-0"), 1) << "restarted by the switchover, not in place";
+  EXPECT_EQ(events_of(server, "Promoted"), 1);
+  size_t at_done = writer.acknowledged().size();
+  EXPECT_TRUE(wait_until([&] { return writer.acknowledged().size() >= at_done + 20; }, 60s)) << writer.last_error();
+  writer.stop();
+  EXPECT_EQ(c.get().value("status", Json::object()).value("ha", Json::object()).value("failovers", 0), 0);
+  auto acked = writer.acknowledged();
+  EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size())) << "acknowledged writes lost";
+
+  // With no reader, the primary can only restart in place: asked to switch over, the
+  // operation fails at once and says so.
+  ASSERT_EQ(server.polarctl({"scale", "ri", "--readers", "0"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return c.ready(0); }, 120s)) << c.get().dump(1);
+  std::string primary = core::string_at(c.get(), "status.currentPrimary");
+  r = server.polarctl({"restart", "ri", primary, "--wait"});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find("no ready reader to take over"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("InPlace"), std::string::npos) << r.err;
+  ASSERT_EQ(server.polarctl({"cancel", created_name(r.out)}).exit_code, 0);
+}
+
+// kill -9 of the server after each of `steps` of a rolling restart (a new restart each
+// time, on the same cluster): the operation finishes once the server is back, every
+// instance restarted, none twice.
+void crash_after_each(const std::vector<std::string>& steps, const std::string& cluster) {
+  TempDir home;
+  StopAllOnExit stop_all{home.path()};
+  {
+    ServerProcess server(home.path(), kClusters);
+    server.leave_databases_running();
+    Cluster c{server, cluster};
+    ASSERT_EQ(server.polarctl({"apply", "-f", server.write(cluster + ".yaml", cluster_yaml(cluster, 2))}).exit_code, 0);
+    ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  }
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step);
+    auto env = kClusters;
+    env["POLARSTACK_FAILPOINTS"] = "after:" + step + "=crash";
+    std::map<std::string, std::string> before;
+    std::string primary;
+    std::map<std::string, int> done_before;
+    std::string op_name;
+    {
+      ServerProcess crashing(home.path(), env);
+      crashing.leave_databases_running();
+      Cluster c{crashing, cluster};
+      ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+      primary = core::string_at(c.get(), "status.currentPrimary");
+      before = start_times(c);
+      for (const auto& [n, t] : before) done_before[n] = restarts_done(crashing, cluster, n);
+      auto r = crashing.polarctl({"restart", cluster});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      op_name = created_name(r.out);
+      ASSERT_TRUE(op_name.starts_with(cluster + "-restart-")) << r.out;
+      ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 120s)) << "the failpoint never fired";
+    }
+    ServerProcess server(home.path(), kClusters);
+    server.leave_databases_running();
+    Cluster c{server, cluster};
+    std::string target;  // where this round's switchover moved the primary
+    ASSERT_TRUE(wait_until([&] {
+      auto o = server.client()->get(kube::operations_ref(), "default", op_name);
+      target = o ? core::string_at(*o, "status.context.target") : "";
+      return o && core::string_at(*o, "status.phase") == "Succeeded";
+    }, 180s)) << ops_shown(server);
+    EXPECT_NE(target, primary) << "one switchover, away from the primary";
+    // Status follows the instances within the operator's next observation.
+    ASSERT_TRUE(wait_until([&] { return c.ready(2, target); }, 120s)) << c.get().dump(1);
+    auto after = start_times(c);
+    for (const auto& [n, t] : before) {
+      EXPECT_NE(after[n], t) << n << " was not restarted";
+      // In place: the readers of this round once each; the old primary by the switchover.
+      EXPECT_EQ(restarts_done(server, cluster, n) - done_before[n], n == primary ? 0 : 1) << n;
+    }
+  }
+}
+
+TEST(RestartTest, ServerKilledAtEachStepBeforeTheSwitchoverConverges) {
+  crash_after_each({"plan", "restart-readers", "pause-ha", "restart-primary", "choose", "fence-primary"}, "kr");
+}
+
+TEST(RestartTest, ServerKilledAtEachStepOfTheSwitchoverConverges) {
+  crash_after_each({"wait-target", "promote", "repoint", "wait-repointed", "drop-stale-slots", "resume-ha", "done"}, "ks");
+}
+
+}  // namespace
+}  // namespace polarstack::testing
