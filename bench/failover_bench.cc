@@ -7,7 +7,8 @@
 //   - the same for automatic failover by the Cluster Manager after kill -9 of the
 //     primary's postmaster, and after SIGSTOP of it (a hang: failureTimeoutMs applies)
 //   - kill -9 failover again on a cluster in sync mode (syncReplicas 1)
-// Usage: failover_bench [--runs N] [--sync-runs N] [--partition-runs N]   (default 20 of each)
+// Usage: failover_bench [--runs N] [--sync-runs N] [--partition-runs N] [--restart-runs N]
+//        (default 20 of each, 5 rolling restarts)
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -107,11 +108,12 @@ double max_gap_ms(const std::vector<Ack>& acks, Clock::time_point from, Clock::t
   return worst;
 }
 
-void print_stats(const char* what, std::vector<double> v) {
+void print_stats(const char* what, std::vector<double> v, const char* unit = "ms") {
+  if (v.empty()) return;
   std::sort(v.begin(), v.end());
   auto pct = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))]; };
-  std::printf("%-34s n=%zu  min %.0f ms  median %.0f ms  p95 %.0f ms  max %.0f ms\n", what, v.size(), v.front(),
-              pct(0.5), pct(0.95), v.back());
+  std::printf("%-34s n=%zu  min %.0f %s  median %.0f %s  p95 %.0f %s  max %.0f %s\n", what, v.size(), v.front(), unit,
+              pct(0.5), unit, pct(0.95), unit, v.back(), unit);
 }
 }  // namespace
 
@@ -298,11 +300,12 @@ std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* l
 }
 
 int main(int argc, char** argv) {
-  int runs = 20, partition_runs = -1, sync_runs = -1;
+  int runs = 20, partition_runs = -1, sync_runs = -1, restart_runs = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--partition-runs") partition_runs = std::max(0, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--sync-runs") sync_runs = std::max(0, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--restart-runs") restart_runs = std::max(0, std::atoi(argv[i + 1]));
   }
   if (sync_runs < 0) sync_runs = runs;
   if (partition_runs < 0) partition_runs = runs;
@@ -348,6 +351,52 @@ int main(int argc, char** argv) {
     }, 60s);
     switchover.push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
     took.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  // Rolling restarts (polarctl restart fo --wait): the write gap, expected that of one
+  // switchover, and the wall time against its floor, the instances restarted one after
+  // another by hand (each reader in place, then the primary by a switchover).
+  std::vector<double> restart_gap, restart_wall, restart_floor;
+  for (int r = 0; r < restart_runs; ++r) {
+    std::string primary = ps::core::string_at(cluster(server), "status.currentPrimary");
+    auto t0 = Clock::now();
+    auto res = server.polarctl({"restart", "fo", "--wait"});
+    auto t1 = Clock::now();
+    if (res.exit_code != 0 || !wait_until([&] {
+          std::string now = ps::core::string_at(cluster(server), "status.currentPrimary");
+          return now != primary && settled(server, now);
+        }, 120s)) {
+      std::fprintf(stderr, "rolling restart %d failed: %s%s\n", r + 1, res.out.c_str(), res.err.c_str());
+      return 1;
+    }
+    wait_until([&] {
+      auto a = writer.acks();
+      return !a.empty() && a.back().at > t1;
+    }, 60s);
+    restart_gap.push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
+    restart_wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    // The floor: the same restarts, one operation each, in sequence.
+    primary = ps::core::string_at(cluster(server), "status.currentPrimary");
+    std::vector<std::string> names;
+    const auto* is = ps::core::find_path(cluster(server), "status.instances");
+    for (const auto& i : is ? *is : ps::core::Json::array()) {
+      if (i.value("name", "") != primary) names.push_back(i.value("name", ""));
+    }
+    names.push_back(primary);
+    double floor = 0;
+    for (const auto& n : names) {
+      auto f0 = Clock::now();
+      auto one = server.polarctl({"restart", "fo", n, "--wait"});
+      if (one.exit_code != 0) {
+        std::fprintf(stderr, "restart of %s failed: %s%s\n", n.c_str(), one.out.c_str(), one.err.c_str());
+        return 1;
+      }
+      floor += std::chrono::duration<double, std::milli>(Clock::now() - f0).count();
+      wait_until([&] {
+        std::string now = ps::core::string_at(cluster(server), "status.currentPrimary");
+        return settled(server, now);
+      }, 120s);
+    }
+    restart_floor.push_back(floor);
   }
   // Failover by the Cluster Manager: kill -9, then SIGSTOP, of the current primary's postmaster.
   auto primary_pid = [&](std::string& name) {
@@ -410,6 +459,14 @@ int main(int argc, char** argv) {
   print_stats("write unavailability, switchover", switchover);
   print_stats("baseline (same load, no switchover)", baseline);
   print_stats("polarctl switchover --wait, wall", took);
+  if (restart_runs > 0) {
+    print_stats("write unavailability, rolling restart (polarctl restart)", restart_gap);
+    print_stats("rolling restart, wall", restart_wall);
+    print_stats("floor: each instance restarted by its own operation, in sequence", restart_floor);
+    std::vector<double> ratio;
+    for (size_t i = 0; i < restart_wall.size(); ++i) ratio.push_back(100.0 * restart_wall[i] / restart_floor[i]);
+    print_stats("rolling restart wall / floor", ratio, "%");
+  }
   print_stats("write unavailability, kill -9 failover", failover[SIGKILL]);
   print_stats("write unavailability, SIGSTOP failover", failover[SIGSTOP]);
   std::printf("acknowledged commits: %zu, lost: %zu (async mode: a failover may lose the last commits; a switchover never)\n",
