@@ -12,6 +12,7 @@ const std::set<std::string> kManagedParameters = {
     "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "restore_command",
     "recovery_target_timeline", "hot_standby", "wal_level", "unix_socket_directories", "cluster_name",
     "wal_receiver_status_interval", "wal_receiver_timeout",  // the lease is renewed by replies
+    "wal_retrieve_retry_interval",                            // promotions and rejoins wait on it
 };
 }  // namespace
 
@@ -20,6 +21,30 @@ std::string ClusterSpec::check_parameter_name(const std::string& name) {
   if (!std::regex_match(name, re)) return "is not a valid PostgreSQL parameter name";
   if (kManagedParameters.count(name)) return "is managed by polarstack and cannot be set";
   return "";
+}
+
+void ClusterSpec::check_new(const std::string& path, FieldErrors& errs) const {
+  // Accepted by the schema, not acted on yet: refused rather than stored and ignored.
+  auto not_yet = [&](const char* field, const std::string& what) {
+    errs.push_back({join_path(path, field), "is not implemented in this release (" + what + "); leave it unset"});
+  };
+  if (!resources.cpu.empty() && check_quantity(resources.cpu).empty()) not_yet("resources.cpu", "instances run without CPU limits");
+  if (!resources.memory.empty() && check_quantity(resources.memory).empty()) {
+    not_yet("resources.memory", "instances run without memory limits");
+  }
+  if (!storage.size.empty() && check_quantity(storage.size).empty()) {
+    not_yet("storage.size", "instances use the data root's file system without a size of their own");
+  }
+  if (storage.autoGrow.enabled) not_yet("storage.autoGrow.enabled", "storage does not grow by itself");
+  if (!storage.autoGrow.maxSize.empty() && check_quantity(storage.autoGrow.maxSize).empty()) {
+    not_yet("storage.autoGrow.maxSize", "storage does not grow by itself");
+  }
+  if (storage.autoGrow.thresholdPercent != 80 && storage.autoGrow.thresholdPercent >= 50 &&
+      storage.autoGrow.thresholdPercent <= 95) {
+    not_yet("storage.autoGrow.thresholdPercent", "storage does not grow by itself");
+  }
+  if (standby.enabled) not_yet("standby.enabled", "readers are the only replicas; a standby comes with a later release");
+  if (!standby.node.empty()) not_yet("standby.node", "there is no standby instance yet");
 }
 
 void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {

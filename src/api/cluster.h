@@ -20,19 +20,21 @@ struct StandbySpec {
   std::string node;
   template <class V>
   void fields(V& v) {
-    v.field("enabled", enabled, Rules("Run a standby instance in another failure domain"));
+    v.field("enabled", enabled, Rules("Run a standby instance in another failure domain; not implemented in this release"));
     v.field("node", node, Rules("Node to place the standby on (default: chosen by the runtime)"));
   }
 };
 
 struct ResourcesSpec {
   static constexpr bool kSchemaStruct = true;
-  std::string cpu = "1";
-  std::string memory = "1Gi";
+  std::string cpu;     // not implemented yet: refused when set (ClusterSpec::check)
+  std::string memory;
   template <class V>
   void fields(V& v) {
-    v.field("cpu", cpu, Rules("CPU per instance (a quantity: 500m, 2)").with(check_quantity, kQuantityPattern));
-    v.field("memory", memory, Rules("Memory per instance (a quantity: 512Mi, 4Gi)").with(check_quantity, kQuantityPattern));
+    v.field("cpu", cpu, Rules("CPU per instance (a quantity: 500m, 2); not implemented in this release: refused when set")
+                            .with(check_quantity, kQuantityPattern));
+    v.field("memory", memory, Rules("Memory per instance (a quantity: 512Mi, 4Gi); not implemented in this release: refused when set")
+                                  .with(check_quantity, kQuantityPattern));
   }
 };
 
@@ -43,7 +45,7 @@ struct AutoGrowSpec {
   std::string maxSize;
   template <class V>
   void fields(V& v) {
-    v.field("enabled", enabled, Rules("Grow storage automatically when it fills up"));
+    v.field("enabled", enabled, Rules("Grow storage automatically when it fills up; not implemented in this release"));
     v.field("thresholdPercent", thresholdPercent, Rules("Usage that triggers growth").range(50, 95));
     v.field("maxSize", maxSize, Rules("Never grow past this size").with(check_quantity, kQuantityPattern));
   }
@@ -51,12 +53,13 @@ struct AutoGrowSpec {
 
 struct StorageSpec {
   static constexpr bool kSchemaStruct = true;
-  std::string size = "10Gi";
+  std::string size;    // not implemented yet: refused when set
   bool retainOnDelete = false;
   AutoGrowSpec autoGrow;
   template <class V>
   void fields(V& v) {
-    v.field("size", size, Rules("Storage per instance").with(check_quantity, kQuantityPattern));
+    v.field("size", size, Rules("Storage per instance; not implemented in this release: refused when set")
+                              .with(check_quantity, kQuantityPattern));
     v.field("retainOnDelete", retainOnDelete, Rules("Keep data directories when the cluster is deleted"));
     v.field("autoGrow", autoGrow, Rules("Automatic storage growth"));
   }
@@ -128,6 +131,9 @@ struct ClusterSpec {
     v.field("endpoints", endpoints, Rules("Stable read-write and read-only addresses"));
   }
   void check(const std::string& path, FieldErrors& errs) const;
+  // Creation only: fields of the schema this release does not act on yet must be unset
+  // (an existing cluster cannot change them: check_cluster_update).
+  void check_new(const std::string& path, FieldErrors& errs) const;
   static std::string check_parameter_name(const std::string& name);
 };
 

@@ -16,10 +16,7 @@ bool operation_type_implemented(const std::string& type) {
 
 void accept_unimplemented_operation_types(bool accept) { accept_unimplemented = accept; }
 
-void OperationSpec::check(const std::string& path, FieldErrors& errs) const {
-  auto need = [&](const char* field, bool present) {
-    if (!present) errs.push_back({join_path(path, field), "required value for type " + type});
-  };
+void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const {
   bool known = std::find(kOperationTypes.begin(), kOperationTypes.end(), type) != kOperationTypes.end();
   if (known && !operation_type_implemented(type) && !accept_unimplemented) {
     errs.push_back({join_path(path, "type"), type + " is not implemented in this release (implemented: Create, Delete, "
@@ -43,6 +40,13 @@ void OperationSpec::check(const std::string& path, FieldErrors& errs) const {
     only_for("method", !method.empty(), {"RestartInstance"});
     only_for("readers", readers.has_value(), {"ScaleReaders", "Create"});
   }
+}
+
+void OperationSpec::check(const std::string& path, FieldErrors& errs) const {
+  if (!operation_type_implemented(type) && !accept_unimplemented) return;  // check_new says so, first
+  auto need = [&](const char* field, bool present) {
+    if (!present) errs.push_back({join_path(path, field), "required value for type " + type});
+  };
   if (type == "RestartInstance" || type == "RebuildInstance" || type == "MigrateInstance") {
     need("instance", !instance.empty());
   }

@@ -50,6 +50,9 @@ struct OperationSpec {
     v.field("cancel", cancel, Rules("Set to cancel the operation"));
   }
   void check(const std::string& path, FieldErrors& errs) const;
+  // Creation only (an operation's spec cannot change afterwards): a type this release
+  // implements, and no field the type does not use.
+  void check_new(const std::string& path, FieldErrors& errs) const;
 };
 
 struct StepStatus {

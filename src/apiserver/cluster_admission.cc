@@ -1,5 +1,7 @@
 #include "apiserver/cluster_admission.h"
 
+#include "api/cluster.h"
+
 namespace polarstack::apiserver {
 
 using core::Json;
@@ -43,6 +45,16 @@ core::Status check_cluster_ports(Store& store, const std::string& ns, const Json
     }
   }
   return {};
+}
+
+core::Status check_cluster_create(const Json& cluster) {
+  auto spec = api::decode<api::ClusterSpec>(cluster.value("spec", Json::object()), "spec", "spec");
+  if (!spec) return {};  // admission has said what is wrong with it
+  api::FieldErrors errs;
+  spec->check_new("spec", errs);
+  if (errs.empty()) return {};
+  return core::fail(core::Error::invalid("PolarDBCluster \"" + core::string_at(cluster, "metadata.name") + "\" is invalid",
+                                         std::move(errs)));
 }
 
 core::Status check_cluster_primary(const Json& cluster) {

@@ -10,6 +10,9 @@
 namespace polarstack::apiserver {
 
 core::Status check_cluster_ports(Store& store, const std::string& ns, const core::Json& cluster);
+// At creation: fields of the schema this release does not act on must be unset
+// (api::ClusterSpec::check_new).
+core::Status check_cluster_create(const core::Json& cluster);
 // `current` and `next` are whole objects; called for spec writes only.
 core::Status check_cluster_update(const core::Json& current, const core::Json& next);
 // spec.primary, when set, names one of the instances spec.readers implies (<name>-0 ..

@@ -1,5 +1,7 @@
 #include "apiserver/operation_admission.h"
 
+#include "api/operation.h"
+
 namespace polarstack::apiserver {
 
 using core::Json;
@@ -12,6 +14,14 @@ core::Status invalid(const Json& op, std::string field, std::string message) {
 }  // namespace
 
 core::Status check_operation_create(Store& store, const std::string& ns, const Json& op) {
+  if (auto spec = api::decode<api::OperationSpec>(op.value("spec", Json::object()), "spec", "spec")) {
+    api::FieldErrors errs;
+    spec->check_new("spec", errs);
+    if (!errs.empty()) {
+      return core::fail(core::Error::invalid("PolarDBOperation \"" + core::string_at(op, "metadata.name") + "\" is invalid",
+                                             std::move(errs)));
+    }
+  }
   std::string cluster = core::string_at(op, "spec.clusterRef");
   auto stored = store.get("polarstack.io/polardbclusters/" + ns + "/" + cluster);
   if (!stored) {

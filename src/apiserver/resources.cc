@@ -151,6 +151,7 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
     if (auto st = check_operation_create(store_, ns, body); !st) return fail(st.error());
   }
   if (rt.ours() && rt.kind == "PolarDBCluster") {
+    if (auto st = check_cluster_create(body); !st) return fail(st.error());
     if (auto st = check_cluster_ports(store_, ns, body); !st) return fail(st.error());
     if (auto st = check_cluster_primary(body); !st) return fail(st.error());
   }
