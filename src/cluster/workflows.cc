@@ -348,6 +348,32 @@ StepResult wait_target(Deps& d, const StepInput& in) {
   return StepResult::wait(target + " replaying up to " + ctx(in, "fencedLsn"), std::chrono::milliseconds(20));
 }
 
+// Status names the new primary at once (the endpoints route by it), consistently with
+// the two instances' roles, as the Cluster Manager does after a failover; the operator's
+// next observation fills in the rest. A conditional patch, read again on a conflict.
+void record_new_primary(Deps& d, const runtime::ClusterKey& c, const std::string& primary, const std::string& old) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto cl = d.api.get_cluster(c.ns, c.name);
+    if (!cl) return;
+    if (core::string_at(*cl, "status.currentPrimary") == primary) return;
+    const Json* listed = core::find_path(*cl, "status.instances");
+    Json instances = listed && listed->is_array() ? *listed : Json::array();
+    for (auto& i : instances) {
+      if (i.value("name", "") == primary) {
+        i["role"] = "primary";
+        i["ready"] = true;
+      } else if (i.value("name", "") == old) {
+        i["role"] = "unknown";
+        i["ready"] = false;
+      }
+    }
+    Json patch = {{"metadata", {{"resourceVersion", core::string_at(*cl, "metadata.resourceVersion")}}},
+                  {"status", {{"currentPrimary", primary}, {"instances", instances}}}};
+    auto st = d.api.patch_cluster_status(c.ns, c.name, patch);
+    if (st || st.error().code != core::Code::kConflict) return;  // else: someone wrote meanwhile; read again
+  }
+}
+
 StepResult promote_target(Deps& d, const StepInput& in) {
   if (noop(in)) return StepResult::done();
   auto c = key_of(in);
@@ -358,7 +384,10 @@ StepResult promote_target(Deps& d, const StepInput& in) {
   }
   int64_t took = millis_since_epoch() - std::atoll(ctx(in, "fencedAtMs").c_str());
   auto cluster = d.api.get_cluster(c.ns, c.name);
-  // Sync mode: the new primary's commits wait for its replicas from the first one on.
+  // Sync mode: the new primary's commits wait for its replicas before the endpoints send
+  // it any. (Set after the promotion: a reload just before it was seen to leave
+  // PostgreSQL's startup process waiting out wal_retrieve_retry_interval before it
+  // promotes, 5 s by default; the instances now set 200 ms.)
   if (cluster && core::string_at(*cluster, "spec.replication.mode") == "sync") {
     auto all = d.rt.list_instances(c);
     if (!all) return StepResult::retry(all.error().message);
@@ -372,6 +401,7 @@ StepResult promote_target(Deps& d, const StepInput& in) {
       return StepResult::retry("synchronous standbys on " + target + ": " + st.error().message);
     }
   }
+  record_new_primary(d, c, target, ctx(in, "primary"));  // the endpoints move now
   if (cluster) {
     d.api.record_event(*cluster, "Normal", "Promoted", target + " is the primary; writes were refused for " +
                                                            std::to_string(took) + " ms (fence to promotion)");

@@ -151,6 +151,11 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   // for 5 s is given up on (the receiver asks it for a reply after 2.5 s).
   set("wal_receiver_status_interval", "1s");
   set("wal_receiver_timeout", "5s");
+  // A replica whose primary went away retries every 200 ms, not every 5 s (the default): a
+  // promotion requested while its startup process waits out that interval, right after a
+  // reload, was seen to wait for the rest of it; and a replica told to follow a new
+  // primary connects sooner.
+  set("wal_retrieve_retry_interval", "200ms");
   if (cfg.role == "replica" && !cfg.detached) {
     set("primary_conninfo", "host=" + cfg.primary_host + " port=" + std::to_string(cfg.primary_port) + " user=" +
                                 kReplicationUser + " passfile=" + paths.pgpass() + " application_name=" + cfg.name);

@@ -64,10 +64,14 @@ std::string ops_shown(const ServerProcess& server) {
   return s;
 }
 
-TEST(RestartTest, RollingRestartUnderLoadRestartsEachInstanceOnceWithOneSwitchover) {
+class RollingRestart : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RollingRestart, UnderLoadRestartsEachInstanceOnceWithOneSwitchover) {
+  bool sync = GetParam() == "sync";
   ServerProcess server("", kClusters);
   Cluster c{server, "rr"};
-  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("rr.yaml", cluster_yaml("rr", 2))}).exit_code, 0);
+  std::string extra = sync ? "  replication:\n    mode: sync\n    syncReplicas: 1\n" : "";
+  ASSERT_EQ(server.polarctl({"apply", "-f", server.write("rr.yaml", cluster_yaml("rr", 2, extra))}).exit_code, 0);
   ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
   int rw = c.port("readWrite");
   ASSERT_TRUE(c.connect(rw)->exec("create table w (id int primary key)").has_value());
@@ -107,8 +111,17 @@ TEST(RestartTest, RollingRestartUnderLoadRestartsEachInstanceOnceWithOneSwitchov
 
   auto acked = writer.acknowledged();
   EXPECT_EQ(count_present(c, rw, acked), std::to_string(acked.size())) << "acknowledged writes lost";
-  std::printf("rolling restart: %zu commits acknowledged, %d attempts failed\n", acked.size(), writer.failures());
+  if (sync) {  // the new primary's commits wait for a standby, as the old one's did
+    auto ports = ports_of(c);
+    EXPECT_TRUE(wait_until([&] { return c.value(ports[target], "show synchronous_standby_names").starts_with("ANY 1 ("); }, 30s))
+        << c.value(ports[target], "show synchronous_standby_names");
+  }
+  std::printf("rolling restart (%s): %zu commits acknowledged, %d attempts failed (last error: %s)\n", GetParam().c_str(),
+              acked.size(), writer.failures(), writer.last_error().c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(RestartTest, RollingRestart, ::testing::Values("async", "sync"),
+                         [](const auto& info) { return info.param; });
 
 TEST(RestartTest, AReaderInPlaceThePrimaryInPlaceAndByASwitchover) {
   ServerProcess server("", kClusters);
