@@ -1,18 +1,26 @@
-// Following a new primary: a replica switches its WAL receiver on reload; a demoted
-// primary, or a replica that cannot follow in time, is stopped, rewound with pg_rewind
-// (cloned again if that fails) and started as a replica of the new primary.
+// Following a new primary: a replica switches its WAL receiver on reload; a primary
+// fenced by a clean shutdown (a switchover) starts as a replica of the new timeline; a
+// primary that crashed, or any instance that does not stream from the new primary in
+// time, is stopped, rewound with pg_rewind (cloned again if that fails) and started as a
+// replica of the new primary.
 #include "instance/manager_internal.h"
 
 #include <chrono>
 #include <mutex>
 
+#include "core/files.h"
 #include "core/log.h"
 
 namespace polarstack::instance::detail {
 
 void Manager::follow(const Config& next) {
+  bool clean_stop;
   {
     std::lock_guard<std::mutex> lock(mu_);  // saved under it too: the API thread saves cfg_ as well
+    // Fenced by a clean shutdown (a switchover): its WAL ends at the shutdown checkpoint,
+    // which the new primary replayed before it was promoted, so it has nothing past the
+    // fork and can start as a replica of the new timeline without a rewind.
+    clean_stop = cfg_.fenced && !cfg_.fenced_lsn.empty() && pm_ <= 0;
     cfg_ = next;
     follow_by_.reset();
     if (auto st = save_config(paths_, cfg_); !st) {
@@ -38,6 +46,20 @@ void Manager::follow(const Config& next) {
     follow_by_ = Clock::now() + 5s;
     if (!st) last_error_ = st.error().message;
     return;
+  }
+  if (clean_stop) {
+    if (auto st = core::write_file_atomic(paths_.data() + "/standby.signal", ""); st) {
+      core::log_info("instance", "following " + next.primary_host + ":" + std::to_string(next.primary_port) +
+                                     " (shut down cleanly before the fork: no rewind)");
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        quick_crashes_ = 0;
+      }
+      start();
+      std::lock_guard<std::mutex> lock(mu_);
+      follow_by_ = Clock::now() + 5s;  // not streaming by then (it had diverged after all): rewound
+      return;
+    }
   }
   rewind_and_start(next);
 }

@@ -25,15 +25,20 @@ std::map<std::string, std::string> start_times(const Cluster& c) {
   return out;
 }
 
-// How many times the instance's manager carried out a restart asked for (its log).
-int restarts_done(const ServerProcess& server, const std::string& cluster, const std::string& instance) {
+// Lines of the instance manager's log that mention `text`.
+int log_lines(const ServerProcess& server, const std::string& cluster, const std::string& instance, const std::string& text) {
   int n = 0;
   std::error_code ec;
   for (const auto& node : std::filesystem::directory_iterator(server.home() + "/data/nodes", ec)) {
     std::ifstream log(node.path().string() + "/default." + cluster + "/" + instance + "/instance.log");
-    for (std::string line; std::getline(log, line);) n += line.find("restart requested") != std::string::npos;
+    for (std::string line; std::getline(log, line);) n += line.find(text) != std::string::npos;
   }
   return n;
+}
+
+// How many times the instance's manager carried out a restart asked for.
+int restarts_done(const ServerProcess& server, const std::string& cluster, const std::string& instance) {
+  return log_lines(server, cluster, instance, "restart requested");
 }
 
 // Events of `reason` about the cluster, counting repeats.
@@ -105,6 +110,10 @@ TEST_P(RollingRestart, UnderLoadRestartsEachInstanceOnceWithOneSwitchover) {
   EXPECT_EQ(restarts_done(server, "rr", "rr-1"), 1);
   EXPECT_EQ(restarts_done(server, "rr", "rr-2"), 1);
   EXPECT_EQ(restarts_done(server, "rr", "rr-0"), 0);
+  // Fenced by a clean shutdown, the old primary follows without a rewind.
+  EXPECT_EQ(log_lines(server, "rr", "rr-0", "no rewind"), 1);
+  EXPECT_FALSE(std::filesystem::exists(server.home() + "/data/nodes/local-1/default.rr/rr-0/rewind.log"))
+      << "pg_rewind ran";
   EXPECT_EQ(events_of(server, "Promoted"), 1) << "exactly one switchover";
   EXPECT_EQ(c.get().value("status", Json::object()).value("ha", Json::object()).value("failovers", 0), 0);
   EXPECT_TRUE(has_event(server, "RestartCompleted"));
