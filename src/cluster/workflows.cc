@@ -434,7 +434,10 @@ StepResult repoint(Deps& d, const StepInput& in) {
   auto names = not_following(d, c, target, false);
   if (!names) return StepResult::retry(names.error().message);
   for (const auto& n : *names) {
-    if (auto st = d.rt.follow(c, n, target); !st) return StepResult::retry(n + " -> " + target + ": " + st.error().message);
+    // The target replayed past the old primary's fenced LSN (wait-target): the old primary
+    // can follow without a rewind.
+    std::string past = n == ctx(in, "primary") ? ctx(in, "fencedLsn") : "";
+    if (auto st = d.rt.follow(c, n, target, past); !st) return StepResult::retry(n + " -> " + target + ": " + st.error().message);
   }
   return StepResult::done();
 }

@@ -220,7 +220,7 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
     const core::Json& b = *body;
     for (const auto& [k, v] : b.items()) {
-      if (k != "primaryHost" && k != "primaryPort" && k != "slot") return json_error(400, k + ": unknown field");
+      if (k != "primaryHost" && k != "primaryPort" && k != "slot" && k != "replayedPast") return json_error(400, k + ": unknown field");
     }
     std::string host = b.contains("primaryHost") && b["primaryHost"].is_string() ? b["primaryHost"].get<std::string>() : "127.0.0.1";
     if (!valid_host(host)) return json_error(400, "primaryHost: must be a host name or address");
@@ -228,6 +228,11 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     int port = b["primaryPort"].get<int>();
     if (port < 1 || port > 65535) return json_error(400, "primaryPort: must be 1..65535");
     std::string slot = b.contains("slot") && b["slot"].is_string() ? b["slot"].get<std::string>() : "";
+    std::string past = b.contains("replayedPast") && b["replayedPast"].is_string() ? b["replayedPast"].get<std::string>() : "";
+    if (b.contains("replayedPast") && (!b["replayedPast"].is_string() || past.empty() || past.size() > 20 ||
+                                       past.find('/') == std::string::npos)) {
+      return json_error(400, "replayedPast: must be an LSN such as 0/5028618");
+    }
     if (!valid_slot(slot)) return json_error(400, "slot: required, [a-z0-9_]{1,63}");
     if (port == cfg_.port && (host == cfg_.host || host == "127.0.0.1" || host == "localhost")) return json_error(400, "primaryPort: that is this instance");
     std::lock_guard<std::mutex> lock(mu_);
@@ -240,6 +245,9 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     next.fenced_lsn.clear();
     next.detached = false;
     follow_ = next;
+    // Its WAL ends at its fenced LSN (a clean shutdown), which the new primary replayed past:
+    // nothing of it lies beyond the fork, so it starts as a replica without a rewind.
+    follow_no_rewind_ = !past.empty() && cfg_.fenced && !cfg_.fenced_lsn.empty() && past == cfg_.fenced_lsn;
     core::log_info("instance", "asked to follow " + host + ":" + std::to_string(port));
     ::kill(::getpid(), SIGUSR1);  // wakes the supervision loop: a failover waits on this
     return reply({});

@@ -1,8 +1,8 @@
 // Following a new primary: a replica switches its WAL receiver on reload; a primary
-// fenced by a clean shutdown (a switchover) starts as a replica of the new timeline; a
-// primary that crashed, or any instance that does not stream from the new primary in
-// time, is stopped, rewound with pg_rewind (cloned again if that fails) and started as a
-// replica of the new primary.
+// fenced by a clean shutdown whose WAL the new primary replayed (a switchover says so)
+// starts as a replica of the new timeline; any other former primary, or any instance
+// that does not stream from the new primary in time, is stopped, rewound with pg_rewind
+// (cloned again if that fails) and started as a replica of the new primary.
 #include "instance/manager_internal.h"
 
 #include <chrono>
@@ -17,10 +17,11 @@ void Manager::follow(const Config& next) {
   bool clean_stop;
   {
     std::lock_guard<std::mutex> lock(mu_);  // saved under it too: the API thread saves cfg_ as well
-    // Fenced by a clean shutdown (a switchover): its WAL ends at the shutdown checkpoint,
-    // which the new primary replayed before it was promoted, so it has nothing past the
-    // fork and can start as a replica of the new timeline without a rewind.
-    clean_stop = cfg_.fenced && !cfg_.fenced_lsn.empty() && pm_ <= 0;
+    // Fenced by a clean shutdown, and the new primary replayed past where its WAL ends
+    // (a switchover says so): nothing of it lies past the fork, so it can start as a
+    // replica of the new timeline without a rewind.
+    clean_stop = follow_no_rewind_ && cfg_.fenced && !cfg_.fenced_lsn.empty() && pm_ <= 0;
+    follow_no_rewind_ = false;
     cfg_ = next;
     follow_by_.reset();
     if (auto st = save_config(paths_, cfg_); !st) {

@@ -82,6 +82,7 @@ class Manager {
   pid_t pm_ = -1;
   bool pm_child_ = false;
   pid_t restart_asked_for_ = -1;  // the postmaster a POST /v1/restart was last accepted for
+  bool follow_no_rewind_ = false;  // the pending follow_ may start without pg_rewind (see /v1/follow)
   int restarts_ = 0;
   bool last_exit_clean_ = true;  // how the postmaster last exited (true: exit status 0)
   // The last death of the postmaster: how many orphaned PostgreSQL processes (backends

@@ -141,7 +141,11 @@ class Runtime {
   // switches its upstream; a former primary (demote) is stopped, rewound with pg_rewind
   // or, failing that, cloned again. Returns once the instance accepted it; instance_state
   // shows the progress (sender_port is the new primary's port once it streams).
-  virtual core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) = 0;
+  // `replayed_past`: an LSN the new primary is known to have replayed past (a switchover
+  // passes the old primary's fenced LSN): an instance whose WAL ends exactly there, by a
+  // clean shutdown, follows without a rewind. Empty: nothing is known.
+  virtual core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary,
+                              const std::string& replayed_past = "") = 0;
   // Stops the instance (and its manager) and, unless keep_data, removes its data.
   virtual core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) = 0;
   // The cluster's read-write and read-only addresses (ports 0: allocate).

@@ -387,6 +387,8 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
         {R"({"primaryPort": 5432, "slot": "Bad-Slot"})", "slot", 400, true},
         {R"({"primaryPort": 5432, "slot": "sw_1", "primaryHost": "h; rm -rf /"})", "primaryHost", 400, true},
         {R"({"primaryPort": 5432, "slot": "sw_1", "extra": 1})", "extra", 400, true},
+        {R"({"primaryPort": 5432, "slot": "sw_1", "replayedPast": 5})", "replayedPast", 400, true},
+        {R"({"primaryPort": 5432, "slot": "sw_1", "replayedPast": "soon"})", "replayedPast", 400, true},
         {"{\"primaryPort\": " + std::to_string(port["sw-1"]) + R"(, "slot": "sw_1"})", "primaryPort", 400, true},
     };
     for (const auto& tc : cases) {

@@ -431,7 +431,8 @@ core::Status LocalRuntime::promote(const ClusterKey& c, const std::string& name)
   return post(c, name, "/v1/promote", 35, core::Json{{"term", term + 1}}.dump());
 }
 
-core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, const std::string& primary) {
+core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, const std::string& primary,
+                                 const std::string& replayed_past) {
   if (name == primary) return core::fail(Code::kInvalid, name + " cannot follow itself");
   std::string pdir = find_instance(c, primary);
   if (pdir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + primary + " does not exist");
@@ -440,6 +441,7 @@ core::Status LocalRuntime::follow(const ClusterKey& c, const std::string& name, 
   if (auto st = ensure_slot(c, primary, name); !st) return st;
   core::Json body{{"primaryHost", pcfg->host}, {"primaryPort", pcfg->port},
                   {"slot", slot_name(name)}};
+  if (!replayed_past.empty()) body["replayedPast"] = replayed_past;
   return post(c, name, "/v1/follow", 5, body.dump());
 }
 

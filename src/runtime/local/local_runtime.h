@@ -71,7 +71,8 @@ class LocalRuntime : public Runtime {
   core::Result<std::string> fence(const ClusterKey& c, const std::string& name, std::chrono::milliseconds grace) override;
   core::Status unfence(const ClusterKey& c, const std::string& name) override;
   core::Status promote(const ClusterKey& c, const std::string& name) override;
-  core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary) override;
+  core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary,
+                      const std::string& replayed_past = "") override;
   core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) override;
   core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) override;
   core::Status remove_endpoints(const ClusterKey& c) override;
