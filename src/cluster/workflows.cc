@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 
+#include "cluster/primary_status.h"
+#include "core/log.h"
 #include "core/lsn.h"
 
 namespace polarstack::cluster {
@@ -348,32 +350,6 @@ StepResult wait_target(Deps& d, const StepInput& in) {
   return StepResult::wait(target + " replaying up to " + ctx(in, "fencedLsn"), std::chrono::milliseconds(20));
 }
 
-// Status names the new primary at once (the endpoints route by it), consistently with
-// the two instances' roles, as the Cluster Manager does after a failover; the operator's
-// next observation fills in the rest. A conditional patch, read again on a conflict.
-void record_new_primary(Deps& d, const runtime::ClusterKey& c, const std::string& primary, const std::string& old) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto cl = d.api.get_cluster(c.ns, c.name);
-    if (!cl) return;
-    if (core::string_at(*cl, "status.currentPrimary") == primary) return;
-    const Json* listed = core::find_path(*cl, "status.instances");
-    Json instances = listed && listed->is_array() ? *listed : Json::array();
-    for (auto& i : instances) {
-      if (i.value("name", "") == primary) {
-        i["role"] = "primary";
-        i["ready"] = true;
-      } else if (i.value("name", "") == old) {
-        i["role"] = "unknown";
-        i["ready"] = false;
-      }
-    }
-    Json patch = {{"metadata", {{"resourceVersion", core::string_at(*cl, "metadata.resourceVersion")}}},
-                  {"status", {{"currentPrimary", primary}, {"instances", instances}}}};
-    auto st = d.api.patch_cluster_status(c.ns, c.name, patch);
-    if (st || st.error().code != core::Code::kConflict) return;  // else: someone wrote meanwhile; read again
-  }
-}
-
 StepResult promote_target(Deps& d, const StepInput& in) {
   if (noop(in)) return StepResult::done();
   auto c = key_of(in);
@@ -401,7 +377,10 @@ StepResult promote_target(Deps& d, const StepInput& in) {
       return StepResult::retry("synchronous standbys on " + target + ": " + st.error().message);
     }
   }
-  record_new_primary(d, c, target, ctx(in, "primary"));  // the endpoints move now
+  // The endpoints move now (best effort: the operator's next observation says the same).
+  if (auto st = record_new_primary(d.api, c.ns, c.name, target, ctx(in, "primary")); !st) {
+    core::log_warn("operator", "cannot record " + target + " as the primary in status yet: " + st.error().message);
+  }
   if (cluster) {
     d.api.record_event(*cluster, "Normal", "Promoted", target + " is the primary; writes were refused for " +
                                                            std::to_string(took) + " ms (fence to promotion)");

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster/primary_status.h"
 #include "core/failpoints.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -446,28 +447,8 @@ void ClusterManager::failover(const Decision& d, const std::vector<runtime::Inst
   // follows above only ask: each manager answers before it acts). A
   // conditional patch (resourceVersion), read again on a conflict: the operator writing
   // instances at the same moment is not overwritten with what was read before.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto cl = api_.get_cluster(c_.ns, c_.name);
-    if (!cl) break;
-    const Json* listed = core::find_path(*cl, "status.instances");
-    Json instances = listed && listed->is_array() ? *listed : Json::array();
-    for (auto& i : instances) {
-      if (i.value("name", "") == chosen) {
-        i["role"] = "primary";
-        i["ready"] = true;
-      } else if (i.value("name", "") == old) {
-        i["role"] = "unknown";
-        i["ready"] = false;
-      }
-    }
-    Json patch = {{"metadata", {{"resourceVersion", core::string_at(*cl, "metadata.resourceVersion")}}},
-                  {"status", {{"currentPrimary", chosen}, {"instances", instances}}}};
-    auto st = api_.patch_cluster_status(c_.ns, c_.name, patch);
-    if (st) break;
-    if (st.error().code != core::Code::kConflict || attempt == 2) {
-      core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
-      break;
-    }
+  if (auto st = cluster::record_new_primary(api_, c_.ns, c_.name, chosen, old); !st) {
+    core::log_warn("cm", "cannot record the new primary in status (the operator's next observation will): " + st.error().message);
   }
   // 5. The old primary (rewound against the new one, which must be promoted for that) and
   // any other that answered follow now.

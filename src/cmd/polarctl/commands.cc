@@ -4,6 +4,7 @@
 #include <functional>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -477,6 +478,16 @@ bool has_instance(const Json& cluster, const std::string& name) {
   return known;
 }
 
+// The cluster an operation is for, or nullopt after saying why not.
+std::optional<Json> cluster_or_error(kube::Client& c, const std::string& ns, const std::string& name, std::ostream& err) {
+  auto cur = c.get(kube::clusters_ref(), ns, name);
+  if (!cur) {
+    print_error(err, cur.error());
+    return std::nullopt;
+  }
+  return *cur;
+}
+
 Json operation_of(const std::string& ns, const std::string& cluster, const std::string& suffix, Json spec) {
   // The server names it (a random suffix): two in one second do not collide.
   return {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
@@ -490,11 +501,8 @@ int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::os
     return 2;
   }
   std::string ns = namespace_of(c, o), cluster = o.args[0];
-  auto cur = c.get(kube::clusters_ref(), ns, cluster);
-  if (!cur) {
-    print_error(err, cur.error());
-    return 1;
-  }
+  auto cur = cluster_or_error(c, ns, cluster, err);
+  if (!cur) return 1;
   if (!o.to.empty() && !has_instance(*cur, o.to)) {
     err << "error: --to: " << cluster << " has no instance named \"" << o.to << "\"\n";
     return 1;
@@ -518,11 +526,8 @@ int cmd_restart(kube::Client& c, const Options& o, std::ostream& out, std::ostre
     return 2;
   }
   std::string ns = namespace_of(c, o), cluster = o.args[0];
-  auto cur = c.get(kube::clusters_ref(), ns, cluster);
-  if (!cur) {
-    print_error(err, cur.error());
-    return 1;
-  }
+  auto cur = cluster_or_error(c, ns, cluster, err);
+  if (!cur) return 1;
   std::string instance = o.args.size() == 2 ? o.args[1] : "";
   if (!instance.empty() && !has_instance(*cur, instance)) {
     err << "error: " << cluster << " has no instance named \"" << instance << "\"\n";
