@@ -1,5 +1,7 @@
 #include "apiserver/resources.h"
 
+#include "apiserver/cluster_admission.h"
+
 #include <gtest/gtest.h>
 
 #include "support/harness.h"
@@ -191,6 +193,38 @@ TEST_F(ResourcesTest, CoreKindsAreStoredAsTheyAre) {
   EXPECT_EQ(core::parse_json(*l->items[0].data)->at("data")["k"], "v");
   auto none = res_->list(*configmaps_, "", *LabelSelector::parse("a=c"), FieldSelector());
   EXPECT_TRUE(none->items.empty());
+}
+
+// A cluster stored when spec.resources and spec.storage.size had defaults that did
+// nothing may drop them; nothing else about them may change on an existing cluster.
+TEST(ClusterUpdate, LegacyDefaultsMayBeDroppedAndNothingElseChanges) {
+  auto cluster = [](core::Json spec) {
+    return core::Json{{"metadata", {{"name", "demo"}}}, {"spec", std::move(spec)}};
+  };
+  const core::Json legacy = {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}, {"storage", {{"size", "10Gi"}}}};
+  struct Case {
+    core::Json current, next;
+    std::string refused;  // "" = allowed, else the field named
+  } cases[] = {
+      {legacy, {{"readers", 1}, {"storage", core::Json::object()}}, ""},
+      {legacy, {{"readers", 1}, {"resources", {{"cpu", ""}, {"memory", ""}}}, {"storage", {{"size", ""}}}}, ""},
+      {legacy, {{"readers", 1}, {"resources", {{"cpu", "2"}, {"memory", "1Gi"}}}, {"storage", {{"size", "10Gi"}}}},
+       "spec.resources"},
+      {legacy, {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}, {"storage", {{"size", "20Gi"}}}},
+       "spec.storage.size"},
+      {{{"readers", 1}}, {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}}, "spec.resources"},
+      {{{"readers", 1}, {"storage", {{"size", "5Gi"}}}}, {{"readers", 1}}, "spec.storage.size"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.current.dump() + " -> " + c.next.dump());
+    auto st = check_cluster_update(cluster(c.current), cluster(c.next));
+    if (c.refused.empty()) {
+      EXPECT_TRUE(st) << st.error().describe();
+    } else {
+      ASSERT_FALSE(st);
+      EXPECT_NE(st.error().describe().find(c.refused + ": cannot be changed"), std::string::npos) << st.error().describe();
+    }
+  }
 }
 
 }  // namespace
