@@ -55,5 +55,7 @@ int cmd_cancel(kube::Client& c, const Options& o, std::ostream& out, std::ostrea
 
 // "error: [<context>: ]<message>" and each field cause on its own line.
 void print_error(std::ostream& err, const core::Error& e, const std::string& context = "");
+// "polardbcluster.polarstack.io/demo", "configmap/settings"
+std::string display(const kube::ResourceRef& r, const std::string& name);
 
 }  // namespace polarstack::polarctl
