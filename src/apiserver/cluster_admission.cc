@@ -86,7 +86,6 @@ bool unset(const Json* v) {
   }
   return false;
 }
-}  // namespace
 
 // Releases before 2026-12-04 filled spec.resources {cpu: "1", memory: "1Gi"} and
 // spec.storage.size "10Gi" in by default, and did nothing with them. A cluster stored
@@ -99,6 +98,7 @@ bool legacy_default_dropped(const std::string& field, const Json* current, const
   if (field == "storage.size" && current && current->is_string()) return current->get<std::string>() == "10Gi";
   return false;
 }
+}  // namespace
 
 core::Status check_cluster_update(const Json& current, const Json& next) {
   if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};

@@ -13,9 +13,6 @@ core::Status check_cluster_ports(Store& store, const std::string& ns, const core
 // At creation: fields of the schema this release does not act on must be unset
 // (api::ClusterSpec::check_new).
 core::Status check_cluster_create(const core::Json& cluster);
-// A cluster stored by a release that filled in defaults for fields it did not act on
-// (spec.resources, spec.storage.size) may drop them: true for such a change.
-bool legacy_default_dropped(const std::string& field, const core::Json* current, const core::Json* next);
 // `current` and `next` are whole objects; called for spec writes only.
 core::Status check_cluster_update(const core::Json& current, const core::Json& next);
 // spec.primary, when set, names one of the instances spec.readers implies (<name>-0 ..

@@ -400,6 +400,19 @@ TEST(ClusterTest, PromoteAndFollowSwapRolesAndRewindTheOldPrimary) {
       EXPECT_EQ(r->status, tc.status) << r->body;
       EXPECT_NE(r->body.find(tc.field), std::string::npos) << r->body;
     }
+    // A conditional restart names what is wrong with its condition, and restarts nothing.
+    const std::vector<std::pair<std::string, std::string>> restarts = {
+        {R"({"ifPostmasterPid": "x"})", "ifPostmasterPid: must be a positive integer"},
+        {R"({"ifPostmasterPid": 0})", "ifPostmasterPid: must be a positive integer"},
+        {R"({"pid": 1})", "pid: unknown field"},
+    };
+    for (const auto& [body, says] : restarts) {
+      SCOPED_TRACE(body);
+      auto r = cli.Post("/v1/restart", httplib::Headers{{"Authorization", "Bearer " + *token}}, body, "application/json");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 400) << r->body;
+      EXPECT_NE(r->body.find(says), std::string::npos) << r->body;
+    }
     // The API's own protocol handling: every request answered with a clear status.
     struct Raw { std::string name, request, expect; };
     std::string auth = "Authorization: Bearer " + *token + "\r\n";
