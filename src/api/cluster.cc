@@ -1,26 +1,43 @@
 #include "api/cluster.h"
 
+#include "api/parameters.h"
+
+#include <algorithm>
 #include <regex>
 #include <set>
 
 namespace polarstack::api {
 
-namespace {
-// Parameters polarstack owns: setting them would break replication, HA or endpoints.
-const std::set<std::string> kManagedParameters = {
-    "port", "listen_addresses", "data_directory", "hba_file", "ident_file", "config_file",
-    "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "restore_command",
-    "recovery_target_timeline", "hot_standby", "wal_level", "unix_socket_directories", "cluster_name",
-    "wal_receiver_status_interval", "wal_receiver_timeout",  // the lease is renewed by replies
-    "wal_retrieve_retry_interval",                            // promotions and rejoins wait on it
-};
-}  // namespace
-
 std::string ClusterSpec::check_parameter_name(const std::string& name) {
-  static const std::regex re("^[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)?$");
+  static const std::regex re("^[a-zA-Z_][a-zA-Z0-9_]*(\\.[a-z_][a-z0-9_]*)?$");
   if (!std::regex_match(name, re)) return "is not a valid PostgreSQL parameter name";
-  if (kManagedParameters.count(name)) return "is managed by polarstack and cannot be set";
   return "";
+}
+
+void ClusterSpec::check_update(const ClusterSpec& old, const std::string& path, FieldErrors& errs) const {
+  // A standby stops replaying when its primary's value of one of these is higher than
+  // its own: raises roll out to the replicas first, lowerings to the primary first, so
+  // one update cannot do both.
+  std::string raised, lowered;
+  auto value_in = [](const std::map<std::string, std::string>& m, const std::string& n) {
+    auto it = m.find(n);
+    return it == m.end() ? std::string() : it->second;
+  };
+  std::set<std::string> names;
+  for (const auto& [n, v] : old.parameters) names.insert(n);
+  for (const auto& [n, v] : parameters) names.insert(n);
+  for (const auto& n : names) {
+    if (!standby_must_not_be_lower(n)) continue;
+    int dir = parameter_direction(n, value_in(old.parameters, n), value_in(parameters, n));
+    if (dir > 0 && raised.empty()) raised = n;
+    if (dir < 0 && lowered.empty()) lowered = n;
+  }
+  if (!raised.empty() && !lowered.empty()) {
+    errs.push_back({join_path(path, "parameters") + "[" + lowered + "]",
+                    "cannot be lowered in the update that raises " + raised + ": a replica must hold " + raised + " and " +
+                        lowered + " at least as high as its primary, so a raise rolls out to the replicas first and a "
+                        "lowering to the primary first; make them two updates"});
+  }
 }
 
 void ClusterSpec::check_new(const std::string& path, FieldErrors& errs) const {
@@ -75,6 +92,25 @@ void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {
   if (endpoints.readWritePort != 0 && endpoints.readWritePort == endpoints.readOnlyPort) {
     errs.push_back({join_path(path, "endpoints.readOnlyPort"),
                     "must differ from spec.endpoints.readWritePort (" + std::to_string(endpoints.readWritePort) + ")"});
+  }
+  for (const auto& [name, value] : parameters) {
+    if (!check_parameter_name(name).empty()) continue;  // said by the decoder
+    std::string at = join_path(path, "parameters") + "[" + name + "]";
+    if (std::any_of(errs.begin(), errs.end(), [&](const auto& e) { return e.field == at; })) continue;  // not a string
+    if (std::string why = check_parameter(name, value); !why.empty()) {
+      errs.push_back({at, why});
+      continue;
+    }
+    // Every replica streams through a WAL sender and a slot, and one more is kept for a
+    // clone or a rewind.
+    if (name == "max_wal_senders" || name == "max_replication_slots") {
+      auto v = parameter_number(name, value);
+      int need = readers + (standby.enabled ? 1 : 0) + 2;
+      if (v && *v < need) {
+        errs.push_back({at, "must be at least spec.readers + 2 (" + std::to_string(need) + "): every replica streams "
+                            "through one and a clone or rewind needs another, got " + value});
+      }
+    }
   }
   if (!primary.empty()) {
     std::string why = check_dns_label(primary);

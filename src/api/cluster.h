@@ -134,6 +134,8 @@ struct ClusterSpec {
   // Creation only: fields of the schema this release does not act on yet must be unset
   // (an existing cluster cannot change them: check_cluster_update).
   void check_new(const std::string& path, FieldErrors& errs) const;
+  // Transition rules from `old` (the stored spec) to this one, for an update.
+  void check_update(const ClusterSpec& old, const std::string& path, FieldErrors& errs) const;
   static std::string check_parameter_name(const std::string& name);
 };
 
@@ -148,6 +150,8 @@ struct InstanceStatus {
   std::string version;
   int32_t port = 0;
   std::string host;
+  std::map<std::string, std::string> parameters;
+  std::vector<std::string> pendingRestart;
   template <class V>
   void fields(V& v) {
     v.field("name", name, Rules("Instance name").require());
@@ -159,6 +163,9 @@ struct InstanceStatus {
     v.field("version", version, Rules("Running engine version"));
     v.field("port", port, Rules("PostgreSQL port").range(0, 65535));
     v.field("host", host, Rules("Address PostgreSQL listens on: 127.0.0.1, or its node's in a network of its own"));
+    v.field("parameters", parameters, Rules("The parameters of spec.parameters as PostgreSQL runs them (current_setting)"));
+    v.field("pendingRestart", pendingRestart,
+            Rules("Parameters whose new value PostgreSQL takes only at its next start (pg_settings.pending_restart)"));
   }
 };
 

@@ -11,7 +11,7 @@ std::atomic<bool> accept_unimplemented{false};
 
 bool operation_type_implemented(const std::string& type) {
   return type == "Create" || type == "Delete" || type == "ScaleReaders" || type == "Switchover" ||
-         type == "RestartInstance" || type == "RestartCluster";
+         type == "RestartInstance" || type == "RestartCluster" || type == "UpdateParameters";
 }
 
 void accept_unimplemented_operation_types(bool accept) { accept_unimplemented = accept; }
@@ -20,7 +20,7 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
   bool known = std::find(kOperationTypes.begin(), kOperationTypes.end(), type) != kOperationTypes.end();
   if (known && !operation_type_implemented(type) && !accept_unimplemented) {
     errs.push_back({join_path(path, "type"), type + " is not implemented in this release (implemented: Create, Delete, "
-                                                    "ScaleReaders, Switchover, RestartInstance, RestartCluster)"});
+                                                    "ScaleReaders, Switchover, RestartInstance, RestartCluster, UpdateParameters)"});
     return;
   }
   // A field the type does not use would be stored and ignored: refused instead.
@@ -39,6 +39,7 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
     only_for("node", !node.empty(), {"MigrateInstance"});
     only_for("method", !method.empty(), {"RestartInstance"});
     only_for("readers", readers.has_value(), {"ScaleReaders", "Create"});
+    only_for("parameters", !parameters.empty(), {"UpdateParameters", "Create"});
   }
 }
 

@@ -13,7 +13,7 @@ namespace polarstack::api {
 
 inline const std::vector<std::string> kOperationTypes = {
     "Create", "Delete", "ScaleReaders", "Switchover", "RestartInstance", "RestartCluster",
-    "RebuildInstance", "MigrateInstance"};
+    "UpdateParameters", "RebuildInstance", "MigrateInstance"};
 
 // Types this release has a workflow for. The others are part of the API (they come with
 // later issues) and admission refuses them with a reason instead of storing them.
@@ -31,6 +31,7 @@ struct OperationSpec {
   std::string node;
   std::string method;
   std::optional<int32_t> readers;
+  std::map<std::string, std::string> parameters;
   bool resume = false;
   bool cancel = false;
 
@@ -46,6 +47,9 @@ struct OperationSpec {
                   "writes pause ~0.3 s) or InPlace (writes pause for the whole restart)")
                 .one_of({"", "Switchover", "InPlace"}));
     v.field("readers", readers, Rules("Reader count (ScaleReaders; Create, derived by the operator)").range(0, 15));
+    v.field("parameters", parameters,
+            Rules("The cluster's spec.parameters this run applies (UpdateParameters and Create, derived by the operator "
+                  "from a change of spec.parameters)"));
     v.field("resume", resume, Rules("Set to resume an Interrupted operation"));
     v.field("cancel", cancel, Rules("Set to cancel the operation"));
   }

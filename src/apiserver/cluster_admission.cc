@@ -103,7 +103,7 @@ bool legacy_default_dropped(const std::string& field, const Json* current, const
 core::Status check_cluster_update(const Json& current, const Json& next) {
   if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};
   // What this release can change on an existing cluster: readers, primary, storage.retainOnDelete, ha.
-  for (const char* f : {"version", "parameters", "resources", "storage.size", "storage.autoGrow", "replication",
+  for (const char* f : {"version", "resources", "storage.size", "storage.autoGrow", "replication",
                         "standby", "endpoints"}) {
     const Json* a = core::find_path(current, std::string("spec.") + f);
     const Json* b = core::find_path(next, std::string("spec.") + f);
@@ -111,7 +111,17 @@ core::Status check_cluster_update(const Json& current, const Json& next) {
     if ((a ? *a : Json()) != (b ? *b : Json())) {
       return invalid(next, std::string("spec.") + f,
                      "cannot be changed on an existing cluster in this release (only spec.readers, spec.primary, "
-                     "spec.storage.retainOnDelete and spec.ha can)");
+                     "spec.parameters, spec.storage.retainOnDelete and spec.ha can)");
+    }
+  }
+  auto old_spec = api::decode<api::ClusterSpec>(current.value("spec", Json::object()), "spec", "spec");
+  auto new_spec = api::decode<api::ClusterSpec>(next.value("spec", Json::object()), "spec", "spec");
+  if (old_spec && new_spec) {
+    api::FieldErrors errs;
+    new_spec->check_update(*old_spec, "spec", errs);
+    if (!errs.empty()) {
+      return core::fail(core::Error::invalid("PolarDBCluster \"" + core::string_at(next, "metadata.name") + "\" is invalid",
+                                             std::move(errs)));
     }
   }
   return check_cluster_primary(next);

@@ -145,6 +145,8 @@ Json ClusterController::observed_status(const Json& cluster) {
     Json inst = {{"name", i.name}, {"role", role}, {"node", i.node}, {"ready", st.ready}, {"lsn", st.lsn},
                  {"lagBytes", 0}, {"version", st.version}, {"port", i.port},
                  {"host", i.host}};
+    if (!st.applied_parameters.empty()) inst["parameters"] = st.applied_parameters;
+    if (!st.pending_restart.empty()) inst["pendingRestart"] = st.pending_restart;
     if (st.ready && role == "replica") ++ready_readers;
     if (st.ready) ++ready;
     else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));

@@ -168,6 +168,8 @@ void OperationController::start(Op& op) {
     if (!spec.value(k, "").empty()) ctx[k] = spec.value(k, "");
   }
   if (spec.contains("readers")) ctx["readers"] = std::to_string(spec["readers"].get<int>());
+  // The spec this run implements (UpdateParameters, Create): a snapshot, never re-read.
+  if (spec.contains("parameters") && spec["parameters"].is_object()) ctx["parameters"] = spec["parameters"].dump();
   auto inst = engine_.start(op.id, op.type, ctx);
   if (!inst) {
     core::log_warn("operations", "cannot start " + op.id + ": " + inst.error().message);

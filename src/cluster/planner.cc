@@ -13,6 +13,7 @@ struct Derived {
   std::string name, type, phase, target;
   int64_t generation = 0;
   int readers = -1;
+  Json parameters = Json::object();  // Create, UpdateParameters: the spec.parameters it applies
 };
 
 bool finished(const std::string& phase) { return phase == "Succeeded" || phase == "Cancelled"; }
@@ -22,6 +23,11 @@ bool active(const std::string& phase) { return phase.empty() || phase == "Pendin
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+Json parameters_of(const Json& obj) {
+  const Json* p = core::find_path(obj, "spec.parameters");
+  return p && p->is_object() ? *p : Json::object();
 }
 
 Json new_operation(const Json& cluster, const std::string& type, int64_t generation, std::optional<int> readers,
@@ -38,6 +44,7 @@ Json new_operation(const Json& cluster, const std::string& type, int64_t generat
              {"spec", {{"clusterRef", name}, {"type", type}}}};
   if (readers) op["spec"]["readers"] = *readers;
   if (!target.empty()) op["spec"]["target"] = target;
+  if (type == "Create" || type == "UpdateParameters") op["spec"]["parameters"] = parameters_of(cluster);
   return op;
 }
 }  // namespace
@@ -73,6 +80,7 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     }
     if (const Json* rr = core::find_path(o, "spec.readers"); rr && rr->is_number_integer()) d.readers = rr->get<int>();
     d.target = core::string_at(o, "spec.target");
+    d.parameters = parameters_of(o);
     derived.push_back(d);
   }
   std::sort(derived.begin(), derived.end(), [](const Derived& a, const Derived& b) { return a.generation < b.generation; });
@@ -121,6 +129,23 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     return p;
   }
   if (!want.empty() && switchover && switchover->phase != "Succeeded") return p;  // not (yet) what the spec says
+  // spec.parameters: an UpdateParameters whenever they differ from what the latest
+  // derived Create or UpdateParameters applied, once nothing else derived runs.
+  const Derived* params = nullptr;
+  for (const auto& d : derived) {
+    if (d.type == "Create" || d.type == "UpdateParameters") params = &d;
+  }
+  if (params && params->parameters != parameters_of(cluster)) {
+    if (!busy && latest->phase == "Succeeded") {
+      p.create = new_operation(cluster, "UpdateParameters", generation, std::nullopt);
+      // One rolled back (Interrupted) waits for a human no more: the newer spec replaces it.
+      for (const auto& d : derived) {
+        if (d.type == "UpdateParameters" && !finished(d.phase) && d.phase != "Failed") p.supersede.push_back(d.name);
+      }
+    }
+    return p;
+  }
+  if (params && params->type == "UpdateParameters" && params->phase != "Succeeded") return p;  // not (yet) applied
   // Nothing new to do: the spec is observed once the latest run has succeeded.
   if (latest->phase == "Succeeded") {
     const Json* og = core::find_path(cluster, "status.observedGeneration");

@@ -11,19 +11,6 @@ using core::Json;
 using workflow::StepInput;
 using workflow::StepResult;
 
-namespace {
-
-// --- Restarts -------------------------------------------------------------------------
-// RestartInstance of a reader, or of the primary with method InPlace: that instance in
-// place. RestartInstance of the primary (method Switchover, the default): a switchover
-// to the best reader (the old primary's clean shutdown and its start as a replica are
-// its restart). RestartCluster: every reader in place, one at a time, each streaming
-// again before the next; then one switchover, which restarts the old primary (with no
-// reader: the primary in place). Restarts are conditional on the postmaster planned
-// (Runtime::restart's if_postmaster_pid), so a step run again after a crash restarts
-// nothing twice, and an instance whose postmaster changed meanwhile counts as restarted.
-
-// "a=1,b=2" <-> {a: 1, b: 2}, kept in the run's context.
 std::string join_pids(const std::vector<std::pair<std::string, int>>& pids) {
   std::string out;
   for (const auto& [n, p] : pids) out += (out.empty() ? "" : ",") + n + "=" + std::to_string(p);
@@ -42,6 +29,18 @@ std::vector<std::pair<std::string, int>> split_pids(const std::string& text) {
   }
   return out;
 }
+
+namespace {
+
+// --- Restarts -------------------------------------------------------------------------
+// RestartInstance of a reader, or of the primary with method InPlace: that instance in
+// place. RestartInstance of the primary (method Switchover, the default): a switchover
+// to the best reader (the old primary's clean shutdown and its start as a replica are
+// its restart). RestartCluster: every reader in place, one at a time, each streaming
+// again before the next; then one switchover, which restarts the old primary (with no
+// reader: the primary in place). Restarts are conditional on the postmaster planned
+// (Runtime::restart's if_postmaster_pid), so a step run again after a crash restarts
+// nothing twice, and an instance whose postmaster changed meanwhile counts as restarted.
 
 // Waits for a healthy cluster, then decides what is restarted and how.
 StepResult plan_restart(Deps& d, const StepInput& in, bool whole_cluster) {

@@ -43,6 +43,13 @@ bool noop(const workflow::StepInput& in);
 std::vector<workflow::Step> switchover_steps(const std::shared_ptr<Deps>& dp);
 std::vector<workflow::Step> switchover_compensation(const std::shared_ptr<Deps>& dp);
 
+// "a=1,b=2" <-> {a: 1, b: 2}: instances and their postmaster pids, kept in a run's context.
+std::string join_pids(const std::vector<std::pair<std::string, int>>& pids);
+std::vector<std::pair<std::string, int>> split_pids(const std::string& text);
+
+// UpdateParameters (parameter_workflow.cc).
+workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp);
+
 // RestartInstance (whole_cluster false) or RestartCluster.
 workflow::Definition restart_workflow(const std::shared_ptr<Deps>& dp, bool whole_cluster);
 

@@ -56,6 +56,14 @@ std::map<std::string, std::string> parameters_of(const Json& cluster) {
   }
   return out;
 }
+std::map<std::string, std::string> parameters_of_text(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto j = core::parse_json(text);
+  if (j && j->is_object()) {
+    for (auto& [k, v] : j->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return out;
+}
 }  // namespace
 
 // The instance PostgreSQL reports as primary, else the one created as primary.
@@ -117,6 +125,11 @@ StepResult add_readers(Deps& d, const StepInput& in, int target) {
   auto cluster = d.api.get_cluster(c.ns, c.name);
   if (!cluster) return StepResult::retry(cluster.error().message);
   auto have = readers(*all, primary, c.name);
+  // A new reader runs with what its primary runs with (which is spec.parameters unless a
+  // rollout of new ones is under way or was rolled back).
+  auto ps = d.rt.instance_state(c, primary);
+  if (!ps || !ps->reachable) return StepResult::retry("cannot ask " + primary + " for its parameters");
+  auto params = ps->parameters.empty() ? parameters_of(*cluster) : ps->parameters;
   std::vector<int> used;
   for (const auto& i : *all) used.push_back(instance_number(c.name, i.name));
   for (int n = static_cast<int>(have.size()), next = 1; n < target; ++n) {
@@ -124,7 +137,7 @@ StepResult add_readers(Deps& d, const StepInput& in, int target) {
     used.push_back(next);
     std::string name = c.name + "-" + std::to_string(next);
     if (auto st = d.rt.ensure_slot(c, primary, name); !st) return StepResult::retry("slot for " + name + ": " + st.error().message);
-    auto info = d.rt.ensure_instance(c, {name, "replica", primary, "", parameters_of(*cluster)});
+    auto info = d.rt.ensure_instance(c, {name, "replica", primary, "", params});
     if (!info) return StepResult::retry(name + ": " + info.error().message);
     d.api.record_event(*cluster, "Normal", "ReaderCreated", "reader " + name + " is being cloned from " + primary +
                                                                  " on node " + info->node);
@@ -203,7 +216,11 @@ workflow::Definition create_workflow(const std::shared_ptr<Deps>& dp) {
          for (const auto& i : *all) {
            if (i.role == "primary") name = i.name;  // created before a crash
          }
-         auto info = d.rt.ensure_instance(c, {name, "primary", "", "", parameters_of(*cluster)});
+         // The parameters the Create was derived with (a Create stored by an earlier
+         // release has none: the cluster's, which could not change then).
+         auto params = in.instance.context.count("parameters") ? parameters_of_text(ctx(in, "parameters"))
+                                                               : parameters_of(*cluster);
+         auto info = d.rt.ensure_instance(c, {name, "primary", "", "", params});
          if (!info) return StepResult::retry(info.error().message);
          d.api.record_event(*cluster, "Normal", "PrimaryCreated", "primary " + name + " is being initialized on node " +
                                                                       info->node + ", port " + std::to_string(info->port));
@@ -571,6 +588,7 @@ void register_cluster_workflows(workflow::Engine& engine, ClusterApi& api, runti
   engine.define(switchover_workflow(d));
   engine.define(restart_workflow(d, false));
   engine.define(restart_workflow(d, true));
+  engine.define(parameter_workflow(d));
 }
 
 }  // namespace polarstack::cluster

@@ -12,6 +12,15 @@
 //                  is restarted in place; the primary by one switchover (its clean
 //                  shutdown and start as a replica are its restart), or in place
 //                  (method InPlace, or a cluster without readers) with HA paused.
+//   UpdateParameters: plan, pause-ha, apply, rollback, pause-ha-for-switchover, then the
+//                  Switchover's steps, resume-ha, done. Derived from a change of
+//                  spec.parameters (rollout.h decides): reloaded on every instance when no
+//                  parameter needs a restart; else restarted like RestartCluster (replicas
+//                  first, one switchover), or primary first (in place, HA paused) when it
+//                  lowers one a replica must hold at least as high as its primary. The
+//                  first instance that does not start with them is rolled back to the
+//                  parameters it ran with, and the run is Interrupted with PostgreSQL's
+//                  reason.
 //
 // Instances are named <cluster>-<n>: the primary is created as <cluster>-0, readers take
 // the lowest free numbers, and scaling down removes the highest-numbered readers (and

@@ -101,6 +101,59 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     auto st = write_conf(paths_, cfg);
     return reply(st ? prober_.reload() : st);
   }
+  // Body {"parameters": {name: value}, "reload": bool}: the user's parameters from now
+  // on (instance.json, then the configuration file); reload: PostgreSQL applies what it
+  // can without a restart (a postmaster parameter waits for the next start: status
+  // pendingRestart). Answers {"errors": ["name: why", ...]}: lines PostgreSQL refused.
+  if (path == "/v1/configure") {
+    if (auto r = only("POST")) return *r;
+    auto body = core::parse_json(req.body);
+    if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
+    std::map<std::string, std::string> params;
+    bool reload = false;
+    for (const auto& [k, v] : body->items()) {
+      if (k == "reload") {
+        if (!v.is_boolean()) return json_error(400, "reload: must be a boolean");
+        reload = v.get<bool>();
+      } else if (k == "parameters") {
+        if (!v.is_object()) return json_error(400, "parameters: must be an object of strings");
+        for (const auto& [n, x] : v.items()) {
+          if (!x.is_string()) return json_error(400, "parameters." + n + ": must be a string");
+          params[n] = x.get<std::string>();
+        }
+      } else {
+        return json_error(400, k + ": unknown field");
+      }
+    }
+    if (!body->contains("parameters")) return json_error(400, "parameters: required");
+    Config cfg;
+    bool running;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cfg_.parameters != params) {
+        Config next = cfg_;
+        next.parameters = params;
+        if (auto st = save_config(paths_, next); !st) return reply(st);
+        cfg_ = next;
+        core::log_info("instance", "parameters configured (" + std::to_string(params.size()) + " set)" +
+                                       (reload ? ", reloading" : ""));
+      }
+      cfg = cfg_;
+      running = pm_ > 0 && !cfg_.fenced;
+    }
+    std::lock_guard<std::timed_mutex> lock(probe_mu_);
+    if (auto st = write_conf(paths_, cfg); !st) return reply(st);
+    core::Json errors = core::Json::array();
+    if (reload && running) {
+      if (auto st = prober_.reload(); !st) return reply(st);
+      auto errs = prober_.file_errors();
+      if (!errs) return reply(core::Status(std::unexpected(errs.error())));
+      for (const auto& e : *errs) errors.push_back(e);
+      std::lock_guard<std::mutex> l(mu_);
+      settings_until_ = Clock::now() + 2s;
+    }
+    return {200, core::Json{{"ok", true}, {"errors", errors}}.dump()};
+  }
   if (path == "/v1/fence") {
     if (auto r = only("POST")) return *r;
     // {"graceMs": N}: how long the fast shutdown may take before the group is killed

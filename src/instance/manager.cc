@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <condition_variable>
 #include <cerrno>
 #include <cstring>
@@ -98,11 +99,28 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
       p = prober_.probe(std::max<std::chrono::milliseconds>(
           50ms, std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now())));
       connects_ = prober_.connects();
+      // What it runs with: once per postmaster and per reload (settings_for_).
+      std::vector<std::string> names;
+      bool stale;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        stale = p.connected && pm_ > 0 && (settings_for_ != pm_ || Clock::now() < settings_until_);
+        for (const auto& [k, v] : cfg_.parameters) names.push_back(k);
+      }
+      if (stale) {
+        if (auto st = prober_.settings(names)) {
+          std::lock_guard<std::mutex> l(mu_);
+          applied_ = st->applied;
+          pending_restart_ = st->pending_restart;
+          settings_for_ = pm;
+        }
+      }
     } else {
       p.error = "another probe is still waiting for PostgreSQL";
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (p.connected) start_failures_ = 0;
   // Walking PGDATA costs more than the rest of a status: at most every 30 s.
   if (Clock::now() - data_bytes_at_ > 30s) {
     data_bytes_ = dir_bytes(paths_.data());
@@ -125,6 +143,8 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
                                    : 0},
           {"orphansKilled", orphans_killed_}, {"orphanWindowUs", orphan_window_us_},
           {"probeConnects", connects_.load()}, {"lateRounds", late_rounds_.load()},
+          {"parameters", cfg_.parameters}, {"appliedParameters", applied_}, {"pendingRestart", pending_restart_},
+          {"startFailures", start_failures_},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -143,8 +163,12 @@ void Manager::start() {
     set_state("Failed", st.error().message);
     return;
   }
+  std::error_code ec;
+  auto log_size = std::filesystem::file_size(paths_.postgres_log(), ec);
   auto pid = start_postmaster(paths_);
   std::lock_guard<std::mutex> lock(mu_);
+  log_at_start_ = ec ? 0 : static_cast<int64_t>(log_size);
+  settings_for_ = -1;
   if (!pid) {
     last_error_ = pid.error().message;
     next_start_ = Clock::now() + 5s;
@@ -205,6 +229,14 @@ void Manager::on_postmaster_exit(int status) {
   std::string how = status < 0 ? "vanished" : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                                                    : "exited with status " + std::to_string(WEXITSTATUS(status));
   last_error_ = "postmaster (pid " + std::to_string(pm_) + ") " + how;
+  // Did it ever come up? A start that did not (a value PostgreSQL refuses, memory it
+  // cannot have) says why in its log: that is the error to show and to roll back on.
+  if (StartOutcome so = read_start_outcome(paths_.postgres_log(), log_at_start_); !so.came_up) {
+    ++start_failures_;
+    last_error_ = "PostgreSQL did not start (" + how + ")" + (so.errors.empty() ? "" : ": " + so.errors);
+  } else {
+    start_failures_ = 0;
+  }
   core::log_warn("instance", last_error_ + "; " + std::to_string(orphans_killed_) + " orphaned PostgreSQL processes killed within " +
                                  std::to_string(orphan_window_us_) + " us");
   pm_ = -1;

@@ -121,6 +121,16 @@ class Manager {
   bool late_ = false;
   std::atomic<int64_t> late_rounds_{0};
   Clock::time_point lag_deferred_until_{};
+  // Starts of PostgreSQL in a row that ended before it came up (read from its log at the
+  // postmaster's exit), and where postgres.log was when the current one started.
+  int start_failures_ = 0;
+  int64_t log_at_start_ = 0;
+  // What PostgreSQL runs with (Prober::settings), asked again only after a start or a
+  // reload (settings_for_ is the postmaster they were read from; -1: read again).
+  core::Json applied_ = core::Json::object();
+  core::Json pending_restart_ = core::Json::array();
+  pid_t settings_for_ = -1;
+  Clock::time_point settings_until_{};  // after a reload: read again on every status until then
   int64_t data_bytes_ = 0;
   Clock::time_point data_bytes_at_{};
 

@@ -1,6 +1,8 @@
 #include "instance/postgres.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -143,8 +145,9 @@ core::Status write_conf(const Paths& paths, const Config& cfg) {
   set("hot_standby", "on");
   set("hot_standby_feedback", "on");
   set("wal_log_hints", "on");
-  set("max_wal_senders", "20");
-  set("max_replication_slots", "20");
+  // The user's own (spec.parameters, at least readers + 2) replace these defaults.
+  if (!cfg.parameters.count("max_wal_senders")) set("max_wal_senders", "20");
+  if (!cfg.parameters.count("max_replication_slots")) set("max_replication_slots", "20");
   set("cluster_name", cfg.name);
   set("synchronous_standby_names", sync_standby_names(cfg));
   // Replies at least every second (a primary's lease is renewed by them); a primary silent
@@ -370,6 +373,88 @@ core::Status Prober::reload() {
   auto c = conn();
   if (!c) return std::unexpected(c.error());
   return (*c)->exec("select pg_reload_conf()");
+}
+
+static std::string lowered(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+core::Result<Prober::Settings> Prober::settings(const std::vector<std::string>& names) {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  std::string list = "{";
+  for (const auto& n : names) list += (list.size() > 1 ? "," : "") + ("\"" + n + "\"");
+  list += "}";
+  auto rows = (*c)->query(
+      "select name, coalesce(current_setting(name, true), ''), pending_restart from pg_settings "
+      "where lower(name) = any(select lower(x) from unnest($1::text[]) x) or pending_restart "
+      "union all select x, coalesce(current_setting(x, true), ''), false from unnest($1::text[]) x "
+      "where position('.' in x) > 0 and not exists (select 1 from pg_settings where name = x)",
+      {list});
+  if (!rows) return std::unexpected(rows.error());
+  Settings out;
+  for (const auto& r : *rows) {
+    if (r.size() < 3) continue;
+    std::string name = r[0].value_or("");
+    bool wanted = false;
+    for (const auto& n : names) {
+      if (lowered(n) == lowered(name)) wanted = true, name = n;
+    }
+    if (wanted) out.applied[name] = r[1].value_or("");
+    if (r[2].value_or("") == "t") out.pending_restart.push_back(name);
+  }
+  return out;
+}
+
+core::Result<std::vector<std::string>> Prober::file_errors() {
+  auto c = conn();
+  if (!c) return std::unexpected(c.error());
+  auto rows = (*c)->query(
+      "select coalesce(name, ''), error from pg_file_settings f where error is not null and not exists "
+      "(select 1 from pg_settings s where s.name = f.name and s.pending_restart)");
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<std::string> out;
+  for (const auto& r : *rows) {
+    if (r.size() >= 2) out.push_back(r[0].value_or("") + ": " + r[1].value_or(""));
+  }
+  return out;
+}
+
+StartOutcome read_start_outcome(const std::string& log_path, int64_t offset) {
+  StartOutcome out;
+  int fd = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  std::string text(256 * 1024, '\0');
+  ssize_t n = ::pread(fd, text.data(), text.size(), offset);
+  ::close(fd);
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  size_t at = 0;
+  int kept = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    std::string line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? text.size() : nl + 1;
+    if (line.find("database system is ready to accept") != std::string::npos) out.came_up = true;
+    size_t level = std::string::npos;
+    for (const char* l : {"FATAL:", "PANIC:", "ERROR:", "LOG:", "DETAIL:", "HINT:"}) {
+      if (size_t p = line.find(l); p != std::string::npos && p < level) level = p;
+    }
+    if (level == std::string::npos) continue;
+    std::string msg = line.substr(level);
+    bool is_error = msg.rfind("FATAL:", 0) == 0 || msg.rfind("PANIC:", 0) == 0 || msg.rfind("ERROR:", 0) == 0;
+    bool names_parameter = msg.rfind("LOG:", 0) == 0 && msg.find("parameter \"") != std::string::npos;
+    bool detail = (msg.rfind("DETAIL:", 0) == 0 || msg.rfind("HINT:", 0) == 0) && kept > 0;
+    if ((is_error || names_parameter || detail) && kept < 6) {
+      // "FATAL:  x" -> "FATAL: x"
+      size_t colon = msg.find(':');
+      size_t text_at = msg.find_first_not_of(' ', colon + 1);
+      out.errors += (out.errors.empty() ? "" : "; ") + msg.substr(0, colon + 1) + " " +
+                    (text_at == std::string::npos ? "" : msg.substr(text_at));
+      ++kept;
+    }
+  }
+  return out;
 }
 
 int64_t dir_bytes(const std::string& dir) {

@@ -5,7 +5,9 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "core/error.h"
@@ -73,6 +75,16 @@ class Prober {
   core::Status drop_slot(const std::string& slot);
   core::Status promote();
   core::Status reload();
+  // What PostgreSQL runs with: current_setting() of each of `names`, and every parameter
+  // waiting for a restart (pg_settings.pending_restart).
+  struct Settings {
+    std::map<std::string, std::string> applied;
+    std::vector<std::string> pending_restart;
+  };
+  core::Result<Settings> settings(const std::vector<std::string>& names);
+  // After a reload: the configuration file's lines PostgreSQL refused (pg_file_settings),
+  // "name: error" each; a postmaster parameter waiting for a restart is not an error.
+  core::Result<std::vector<std::string>> file_errors();
   // Primary: the latest reply_time of its replicas (pg_stat_replication), "" if none.
   core::Result<std::string> last_replica_reply();
   // Replica: whether a WAL receiver runs.
@@ -88,6 +100,15 @@ class Prober {
   std::optional<engine::WireConnection> conn_;
   int64_t connects_ = 0;
 };
+
+// What PostgreSQL wrote to its log from `offset` on, at a postmaster's exit: whether it
+// had come up ("database system is ready to accept ..."), and its errors (FATAL, PANIC,
+// ERROR lines and the LOG lines naming a parameter), joined.
+struct StartOutcome {
+  bool came_up = false;
+  std::string errors;
+};
+StartOutcome read_start_outcome(const std::string& log_path, int64_t offset);
 
 // Bytes under `dir` (0 if it does not exist).
 int64_t dir_bytes(const std::string& dir);

@@ -65,6 +65,11 @@ struct InstanceState {
   int orphans_killed = -1;         // at the postmaster's last death: orphaned processes killed (-1: none yet)
   int64_t orphan_window_us = -1;   // ... and how soon after the manager learned of that death
   std::string last_error;
+  // The user's parameters: as configured (instance.json), as PostgreSQL runs them
+  // (current_setting), and those waiting for a restart (pg_settings.pending_restart).
+  std::map<std::string, std::string> parameters, applied_parameters;
+  std::vector<std::string> pending_restart;
+  int start_failures = 0;   // starts in a row that ended before PostgreSQL came up (last_error: why)
 };
 
 // What a Cluster Manager's probe tells an instance manager (instance/manager_internal.h).
@@ -115,6 +120,13 @@ class Runtime {
   // is the postmaster running now and its restart was not asked for already (a step run
   // again after a crash restarts nothing twice); see InstanceState::postmaster_pid.
   virtual core::Status restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) = 0;
+  // Sets the instance's parameters (spec.parameters) from now on. `reload`: PostgreSQL
+  // applies what it can at once (a postmaster parameter waits for the next start:
+  // InstanceState::pending_restart); else they take effect at its next start. Returns the
+  // configuration lines PostgreSQL refused on the reload ("name: why"), if any.
+  virtual core::Result<std::vector<std::string>> configure(const ClusterKey& c, const std::string& name,
+                                                           const std::map<std::string, std::string>& parameters,
+                                                           bool reload) = 0;
   // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
   // independent of the operator. remove_ stops it (before a Delete removes instances).
   virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;

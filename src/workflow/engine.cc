@@ -243,13 +243,16 @@ core::Status Engine::cancel(Instance& inst) {
 
 core::Status Engine::supersede(Instance& inst) {
   if (is_finished(inst.phase)) return fail(Code::kConflict, std::string("the run is already ") + phase_name(inst.phase));
-  if (past_point_of_no_return(inst)) {
+  bool stopped = inst.phase == Phase::kInterrupted || inst.phase == Phase::kFailed;
+  if (past_point_of_no_return(inst) && !stopped) {
     return fail(Code::kConflict, "the run is past its point of no return: newer changes wait until it completes");
   }
   for (auto& s : inst.steps) {
     if (s.state != StepState::kDone) s.state = StepState::kSkipped;
   }
-  return finish(inst, Phase::kCancelled, "Superseded", "superseded by a newer spec before its point of no return");
+  return finish(inst, Phase::kCancelled, "Superseded",
+                stopped ? "superseded by a newer spec while it waited for a human (" + inst.reason + ")"
+                        : "superseded by a newer spec before its point of no return");
 }
 
 }  // namespace polarstack::workflow

@@ -61,8 +61,9 @@ class Engine {
   // once. With compensation steps: they run (as steps) and then Cancelled. Past the
   // point of no return without compensation: kConflict (it runs to completion).
   core::Status cancel(Instance& inst);
-  // A newer spec replaces this run: allowed only before the point of no return
-  // (kConflict after it); the run ends Cancelled with reason Superseded.
+  // A newer spec replaces this run: allowed before the point of no return, or once the
+  // run stopped for a human (Interrupted, Failed: the newer run converges from where it
+  // stopped); kConflict while it runs past it. The run ends Cancelled, reason Superseded.
   core::Status supersede(Instance& inst);
   // True once the run has reached its point of no return.
   bool past_point_of_no_return(const Instance& inst) const;

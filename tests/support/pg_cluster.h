@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -242,6 +243,57 @@ inline bool has_event(const ServerProcess& server, const std::string& reason) {
 // The postmaster pid of the instance on `port`, from PostgreSQL itself.
 inline int postmaster_of(const Cluster& c, int port) {
   return std::atoi(c.value(port, "select pg_read_file('postmaster.pid', 0, 16)").c_str());
+}
+
+// When each instance's postmaster started (pg_postmaster_start_time()), by name.
+inline std::map<std::string, std::string> start_times(const Cluster& c) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, port] : ports_of(c)) out[name] = c.value(port, "select pg_postmaster_start_time()");
+  return out;
+}
+
+// Lines of the instance manager's log that mention `text`.
+inline int log_lines(const ServerProcess& server, const std::string& cluster, const std::string& instance, const std::string& text) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& node : std::filesystem::directory_iterator(server.home() + "/data/nodes", ec)) {
+    std::ifstream log(node.path().string() + "/default." + cluster + "/" + instance + "/instance.log");
+    for (std::string line; std::getline(log, line);) n += line.find(text) != std::string::npos;
+  }
+  return n;
+}
+
+// How many times the instance's manager carried out a restart asked for.
+inline int restarts_done(const ServerProcess& server, const std::string& cluster, const std::string& instance) {
+  return log_lines(server, cluster, instance, "restart requested");
+}
+
+// Events of `reason` about the cluster, counting repeats.
+inline int events_of(const ServerProcess& server, const std::string& reason) {
+  auto events = server.client()->list(kube::events_ref(), "default");
+  int n = 0;
+  for (const auto& e : events ? events->value("items", core::Json::array()) : core::Json::array()) {
+    if (e.value("reason", "") == reason) n += std::max(1, e.value("count", 1));
+  }
+  return n;
+}
+
+// "polardboperation.polarstack.io/<name> created: ..." -> <name>
+inline std::string created_name(const std::string& out) {
+  auto slash = out.find('/'), space = out.find(' ');
+  return slash == std::string::npos || space == std::string::npos || space < slash ? std::string()
+                                                                                    : out.substr(slash + 1, space - slash - 1);
+}
+
+inline std::string ops_shown(const ServerProcess& server) {
+  std::string s;
+  auto all = server.client()->list(kube::operations_ref(), "default");
+  for (const auto& o : all ? (*all)["items"] : core::Json::array()) {
+    s += core::string_at(o, "metadata.name") + " " + core::string_at(o, "spec.type") + " " +
+         core::string_at(o, "status.phase") + " " + core::string_at(o, "status.progress") + " " +
+         core::string_at(o, "status.reason") + " " + core::string_at(o, "status.message") + "\n";
+  }
+  return s;
 }
 
 }  // namespace polarstack::testing

@@ -95,14 +95,53 @@ TEST(ClusterValidation, BadInputTable) {
         "mode, got 2"}},
       {"  resources: {memory: lots}\n", "demo",
        {"spec.resources.memory: must be a quantity such as 500m, 2, 512Mi or 10Gi, got \"lots\""}},
-      {"  parameters: {port: \"5433\"}\n", "demo", {"spec.parameters[port]: is managed by polarstack and cannot be set"}},
+      {"  parameters: {port: \"5433\"}\n", "demo",
+       {"spec.parameters[port]: is managed by polarstack and cannot be set (the port is allocated by polarstack)"}},
+      // Checked against PostgreSQL 15's own catalogue (pg_settings), with its words.
+      {"  parameters: {work_mem: \"64XB\"}\n", "demo",
+       {"spec.parameters[work_mem]: invalid value for parameter \"work_mem\": \"64XB\" (valid units for this parameter "
+        "are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\")"}},
+      {"  parameters: {work_mem: \"32kB\"}\n", "demo",
+       {"spec.parameters[work_mem]: 32 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)"}},
+      {"  parameters: {shared_buffers: \"64\"}\n", "demo", {}},
+      {"  parameters: {shared_buffers: \"1MB\"}\n", "demo", {}},
+      {"  parameters: {shared_buffers: \"100kB\"}\n", "demo",
+       {"spec.parameters[shared_buffers]: 12 8kB is outside the valid range for parameter \"shared_buffers\" (16 .. 1073741823)"}},
+      {"  parameters: {statement_timeout: \"5 parsecs\"}\n", "demo",
+       {"spec.parameters[statement_timeout]: invalid value for parameter \"statement_timeout\": \"5 parsecs\" (valid units "
+        "for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\")"}},
+      {"  parameters: {max_connections: \"100MB\"}\n", "demo",
+       {"spec.parameters[max_connections]: invalid value for parameter \"max_connections\": \"100MB\" (this parameter takes no unit)"}},
+      {"  parameters: {max_connections: \"0\"}\n", "demo",
+       {"spec.parameters[max_connections]: 0 is outside the valid range for parameter \"max_connections\" (1 .. 262143)"}},
+      {"  parameters: {checkpoint_completion_target: \"1.5\"}\n", "demo",
+       {"spec.parameters[checkpoint_completion_target]: 1.5 is outside the valid range for parameter "
+        "\"checkpoint_completion_target\" (0 .. 1)"}},
+      {"  parameters: {jit: \"maybe\"}\n", "demo", {"spec.parameters[jit]: parameter \"jit\" requires a Boolean value, got \"maybe\""}},
+      {"  parameters: {jit: \"of\", fsync: \"ON\", log_checkpoints: \"t\"}\n", "demo", {}},
+      {"  parameters: {default_transaction_isolation: \"chaos\"}\n", "demo",
+       {"spec.parameters[default_transaction_isolation]: invalid value for parameter \"default_transaction_isolation\": "
+        "\"chaos\" (available values: serializable, repeatable read, read committed, read uncommitted)"}},
+      {"  parameters: {default_transaction_isolation: \"Read Committed\", DateStyle: \"ISO, DMY\"}\n", "demo", {}},
+      {"  parameters: {shared_bufers: \"1GB\"}\n", "demo",
+       {"spec.parameters[shared_bufers]: unrecognized configuration parameter \"shared_bufers\" (PostgreSQL 15 has no such parameter)"}},
+      {"  parameters: {block_size: \"16384\"}\n", "demo",
+       {"spec.parameters[block_size]: parameter \"block_size\" cannot be changed (it is fixed when PostgreSQL is built or initialized)"}},
+      {"  parameters: {archive_command: \"cp %p /tmp\"}\n", "demo",
+       {"spec.parameters[archive_command]: is managed by polarstack and cannot be set (WAL archiving comes with backups in a later release)"}},
+      {"  parameters: {pg_stat_statements.max: \"10000\"}\n", "demo", {}},
+      {"  readers: 3\n  parameters: {max_wal_senders: \"4\"}\n", "demo",
+       {"spec.parameters[max_wal_senders]: must be at least spec.readers + 2 (5): every replica streams through one and a "
+        "clone or rewind needs another, got 4"}},
+      {"  readers: 3\n  parameters: {max_wal_senders: \"5\", work_mem: \"0x100\"}\n", "demo", {}},
       {"  parameters: {max_connections: 200}\n", "demo",
        {"spec.parameters[max_connections]: must be a string, got number 200"}},
       {"  ha: {probeIntervalMs: 10}\n", "demo", {"spec.ha.probeIntervalMs: must be between 50 and 10000, got 10"}},
       {"  ha: {leaseMs: 500}\n", "demo", {"spec.ha.leaseMs: must be between 1000 and 60000, got 500"}},
       {"  ha: {probeIntervalMs: 2000}\n", "demo", {"spec.ha.leaseMs: must be at least 3 x spec.ha.probeIntervalMs (6000), got 3000"}},
       {"  parameters: {wal_receiver_timeout: \"60s\"}\n", "demo",
-       {"spec.parameters[wal_receiver_timeout]: is managed by polarstack and cannot be set"}},
+       {"spec.parameters[wal_receiver_timeout]: is managed by polarstack and cannot be set (a primary's lease is renewed "
+        "by its replicas' replies)"}},
       {"  readers: 1\n", "Demo_1",
        {"metadata.name: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter "
         "or digit), got \"Demo_1\""}},
@@ -148,7 +187,7 @@ TEST(OperationValidation, BadInputTable) {
       {{{"type", "Switchover"}}, {"spec.clusterRef: required value"}},
       {{{"clusterRef", "demo"}, {"type", "Explode"}},
        {"spec.type: must be one of \"Create\", \"Delete\", \"ScaleReaders\", \"Switchover\", \"RestartInstance\", "
-        "\"RestartCluster\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
+        "\"RestartCluster\", \"UpdateParameters\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}}, {"spec.instance: required value for type RestartInstance"}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "Gently"}},
        {"spec.method: must be one of \"\", \"Switchover\", \"InPlace\", got \"Gently\""}},
@@ -172,10 +211,10 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
   } cases[] = {
       {{{"clusterRef", "demo"}, {"type", "MigrateInstance"}, {"instance", "demo-1"}},
        {"spec.type: MigrateInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters)"}},
       {{{"clusterRef", "demo"}, {"type", "RebuildInstance"}, {"instance", "demo-1"}},
        {"spec.type: RebuildInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters)"}},
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"method", "InPlace"}},
        {"spec.method: applies only to type RestartInstance, not Switchover"}},
       {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"instance", "demo-1"}},
@@ -188,6 +227,9 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
        {"spec.node: applies only to type MigrateInstance, not Delete"}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "InPlace"}}, {}},
       {{{"clusterRef", "demo"}, {"type", "Create"}, {"readers", 2}}, {}},
+      {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"parameters", {{"work_mem", "8MB"}}}},
+       {"spec.parameters: applies only to type UpdateParameters, Create, not Switchover"}},
+      {{{"clusterRef", "demo"}, {"type", "UpdateParameters"}, {"parameters", {{"work_mem", "8MB"}}}}, {}},
   };
   for (const auto& c : cases) EXPECT_EQ(new_errors<OperationSpec>(c.spec), c.errors) << c.spec.dump();
   // With the server's test-only workflows (POLARSTACK_TEST_WORKFLOWS=1) every type is accepted.

@@ -314,6 +314,21 @@ core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name,
               if_postmaster_pid > 0 ? core::Json{{"ifPostmasterPid", if_postmaster_pid}}.dump() : std::string());
 }
 
+core::Result<std::vector<std::string>> LocalRuntime::configure(const ClusterKey& c, const std::string& name,
+                                                               const std::map<std::string, std::string>& parameters,
+                                                               bool reload) {
+  auto r = call_ms(c, name, "POST", "/v1/configure", std::chrono::seconds(30),
+                   core::Json{{"parameters", parameters}, {"reload", reload}}.dump());
+  if (!r) return std::unexpected(r.error());
+  auto j = core::parse_json(*r);
+  if (!j || !j->is_object() || !j->value("ok", false)) return core::fail(Code::kInternal, name + ": unexpected answer to configure: " + *r);
+  std::vector<std::string> errors;
+  if (auto e = j->find("errors"); e != j->end() && e->is_array()) {
+    for (const auto& x : *e) errors.push_back(x.is_string() ? x.get<std::string>() : x.dump());
+  }
+  return errors;
+}
+
 core::Status LocalRuntime::set_sync_standbys(const ClusterKey& c, const std::string& on,
                                              const std::vector<std::string>& standbys, int k) {
   return post(c, on, "/v1/sync", 10, core::Json{{"standbys", standbys}, {"k", k}}.dump());
@@ -396,6 +411,19 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.orphans_killed = j->value("orphansKilled", -1);
   s.orphan_window_us = j->value("orphanWindowUs", int64_t{-1});
   s.last_error = j->value("lastError", "");
+  s.start_failures = j->value("startFailures", 0);
+  auto strings = [&](const char* k, std::map<std::string, std::string>& out) {
+    if (auto it = j->find(k); it != j->end() && it->is_object()) {
+      for (const auto& [n, v] : it->items()) out[n] = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+  };
+  strings("parameters", s.parameters);
+  strings("appliedParameters", s.applied_parameters);
+  if (auto it = j->find("pendingRestart"); it != j->end() && it->is_array()) {
+    for (const auto& v : *it) {
+      if (v.is_string()) s.pending_restart.push_back(v.get<std::string>());
+    }
+  }
   return s;
 }
 

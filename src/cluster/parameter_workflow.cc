@@ -1,0 +1,269 @@
+// UpdateParameters (see workflows.h): spec.parameters reloaded in place, or rolled out
+// as a restart with at most one switchover, rolled back at the first instance that does
+// not start with them.
+#include <algorithm>
+#include <optional>
+
+#include "cluster/rollout.h"
+#include "cluster/workflow_steps.h"
+#include "core/log.h"
+
+namespace polarstack::cluster::detail {
+
+using core::Json;
+using workflow::StepInput;
+using workflow::StepResult;
+
+namespace {
+
+Parameters parse_parameters(const std::string& text) {
+  Parameters out;
+  auto j = core::parse_json(text.empty() ? "{}" : text);
+  if (!j || !j->is_object()) return out;
+  for (const auto& [k, v] : j->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return out;
+}
+std::string dump(const Parameters& p) { return Json(p).dump(); }
+
+std::string list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "nothing" : out;
+}
+
+void event(Deps& d, const runtime::ClusterKey& c, const std::string& type, const std::string& reason,
+           const std::string& message) {
+  if (auto cluster = d.api.get_cluster(c.ns, c.name)) d.api.record_event(*cluster, type, reason, message);
+}
+
+// Waits for a healthy cluster, then decides from the primary's parameters how the new
+// ones roll out, in which order, and records the parameters to roll back to.
+StepResult plan(Deps& d, const StepInput& in) {
+  auto c = key_of(in);
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  std::string primary = primary_of(d, c, *all);
+  if (primary.empty()) return StepResult::retry("the cluster has no primary");
+  std::vector<std::string> names, replicas;
+  for (const auto& i : *all) names.push_back(i.name);
+  for (const auto& r : readers(*all, primary, c.name)) replicas.push_back(r.name);
+  if (auto r = wait_ready(d, in, names); r.kind != StepResult::Kind::kDone) return r;
+  auto ps = d.rt.instance_state(c, primary);
+  if (!ps) return StepResult::retry(ps.error().message);
+  Parameters next = parse_parameters(ctx(in, "parameters"));
+  ParameterRollout rollout = plan_parameters(ps->parameters, next);
+  if (!rollout.refused.empty()) return StepResult::fail("ConflictingOrder", rollout.refused);
+  // An instance whose configuration differs from the primary's (left so by a run
+  // interrupted before this one) gets the new parameters too, by the same means.
+  RolloutOrder order = rollout_order(rollout.mode, primary, replicas);
+  if (rollout.mode == ParameterRollout::Mode::kNothing) {
+    for (const auto& n : replicas) {
+      auto s = d.rt.instance_state(c, n);
+      if (s && s->parameters != next) {
+        ParameterRollout own = plan_parameters(s->parameters, next);
+        if (own.need_restart.empty() && rollout.mode == ParameterRollout::Mode::kNothing) {
+          rollout.mode = ParameterRollout::Mode::kReload;
+        } else if (!own.need_restart.empty()) {
+          rollout.mode = ParameterRollout::Mode::kReplicasFirst;
+        }
+        rollout.changed = own.changed;
+        order.in_place.push_back(n);  // in place, without a switchover: the primary has them
+      }
+    }
+  }
+  std::vector<std::pair<std::string, int>> pids;
+  for (const auto& n : order.in_place) {
+    auto s = d.rt.instance_state(c, n);
+    int pid = s ? s->postmaster_pid : -1;
+    if (pid <= 0) return StepResult::retry(n + " reports no postmaster");
+    pids.emplace_back(n, pid);
+  }
+  bool primary_in_place = rollout.mode != ParameterRollout::Mode::kReload &&
+                          std::find(order.in_place.begin(), order.in_place.end(), primary) != order.in_place.end();
+  std::string how;
+  switch (rollout.mode) {
+    case ParameterRollout::Mode::kNothing: how = "nothing to change"; break;
+    case ParameterRollout::Mode::kReload: how = "reloaded on every instance, no restart"; break;
+    case ParameterRollout::Mode::kReplicasFirst:
+      how = "a restart (" + list(rollout.need_restart) + "): " + list(order.in_place) + " in place" +
+            (order.switchover ? ", then one switchover from " + primary + " (its restart)" : " (writes pause meanwhile)");
+      break;
+    case ParameterRollout::Mode::kPrimaryFirst:
+      how = "a restart (" + list(rollout.need_restart) + ") lowering " + rollout.lowered + ", so the primary first: " +
+            list(order.in_place) + " in place (writes pause while " + primary + " restarts)";
+      break;
+  }
+  event(d, c, "Normal", "ParametersPlanned", "parameters " + list(rollout.changed) + ": " + how);
+  return StepResult::done({{"mode", mode_name(rollout.mode)},
+                           {"order", join_pids(pids)},
+                           {"previous", dump(ps->parameters)},
+                           {"primary", primary},
+                           {"pauseHa", primary_in_place ? "true" : "false"},
+                           {"noop", order.switchover ? "false" : "true"},
+                           {"rollback", ""},
+                           {"rollbackReason", ""}});
+}
+
+bool restart_mode(const StepInput& in) { return ctx(in, "mode") == "ReplicasFirst" || ctx(in, "mode") == "PrimaryFirst"; }
+
+// The instance did not start with the new parameters: PostgreSQL said why.
+std::optional<std::string> start_failed(const runtime::InstanceState& s) {
+  if (s.state == "CrashLoop" || s.start_failures >= 2) return s.last_error.empty() ? s.state : s.last_error;
+  return std::nullopt;
+}
+
+// One instance: configured with `next`, restarted once (for the planned postmaster),
+// ready again, a replica streaming from the primary. nullopt once it is; else what the
+// step answers meanwhile (a failed start answers done with a rollback planned).
+std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::string& name, int planned_pid,
+                                       const Parameters& next) {
+  auto c = key_of(in);
+  auto s = d.rt.instance_state(c, name);
+  if (!s) return StepResult::retry(s.error().message);
+  if (!s->reachable) return StepResult::wait("waiting for the instance manager of " + name + ": " + s->last_error, d.opts.poll);
+  if (s->parameters != next) {
+    auto errs = d.rt.configure(c, name, next, false);
+    if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
+    return StepResult::wait("configured " + name + "; restarting it", std::chrono::milliseconds(1));
+  }
+  if (s->postmaster_pid == planned_pid) {
+    if (auto st = d.rt.restart(c, name, planned_pid); !st) return StepResult::retry("restarting " + name + ": " + st.error().message);
+    return StepResult::wait("restarting " + name, d.opts.poll);
+  }
+  if (auto why = start_failed(*s)) {
+    event(d, c, "Warning", "ParametersRejected", name + " did not start with the new parameters: " + *why);
+    return StepResult::done({{"rollback", name}, {"rollbackReason", *why}});
+  }
+  std::string waiting;
+  if (!s->ready) {
+    waiting = "waiting for " + name + " to be ready again (" + (s->state.empty() ? "starting" : s->state) +
+              (s->last_error.empty() ? "" : ": " + s->last_error) + ")";
+  } else if (s->role == "replica") {
+    auto all = d.rt.list_instances(c);
+    if (!all) return StepResult::retry(all.error().message);
+    std::string primary = primary_of(d, c, *all);
+    int primary_port = 0;
+    for (const auto& i : *all) primary_port = i.name == primary ? i.port : primary_port;
+    if (s->sender_port != primary_port) waiting = "waiting for " + name + " to stream from " + primary + " again";
+  }
+  if (waiting.empty()) return std::nullopt;
+  if (step_age(in) > d.opts.ready_timeout) {
+    return StepResult::done({{"rollback", name}, {"rollbackReason", "not ready " + std::to_string(d.opts.ready_timeout.count()) +
+                                                                        " min after its restart: " + waiting}});
+  }
+  return StepResult::wait(waiting, d.opts.poll);
+}
+
+StepResult apply(Deps& d, const StepInput& in) {
+  auto c = key_of(in);
+  Parameters next = parse_parameters(ctx(in, "parameters"));
+  auto order = split_pids(ctx(in, "order"));
+  if (ctx(in, "mode") == "Reload") {
+    for (const auto& [name, pid] : order) {
+      auto errs = d.rt.configure(c, name, next, true);
+      if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
+      if (!errs->empty()) {
+        std::string why;
+        for (const auto& e : *errs) why += (why.empty() ? "" : "; ") + e;
+        event(d, c, "Warning", "ParametersRejected", name + " refused the new parameters on reload: " + why);
+        return StepResult::done({{"rollback", name}, {"rollbackReason", "PostgreSQL refused them on reload: " + why}});
+      }
+    }
+    return StepResult::done();
+  }
+  if (!restart_mode(in)) return StepResult::done();
+  for (const auto& [name, pid] : order) {
+    if (auto r = restart_with(d, in, name, pid, next)) return *r;
+  }
+  // The old primary takes them at its restart by the switchover that follows: proven on
+  // every replica by now.
+  if (!noop(in)) {
+    std::string primary = ctx(in, "primary");
+    auto s = d.rt.instance_state(c, primary);
+    if (!s) return StepResult::retry(s.error().message);
+    if (s->parameters != next) {
+      auto errs = d.rt.configure(c, primary, next, false);
+      if (!errs) return StepResult::retry("configuring " + primary + ": " + errs.error().message);
+    }
+  }
+  return StepResult::done();
+}
+
+// After a failed start or reload: every instance back on the parameters it ran with (the
+// one that failed restarted with them), failover resumed, and the run Interrupted with
+// PostgreSQL's reason. Nothing to do when nothing failed.
+StepResult rollback(Deps& d, const StepInput& in) {
+  std::string failed = ctx(in, "rollback");
+  if (failed.empty()) return StepResult::done();
+  auto c = key_of(in);
+  Parameters previous = parse_parameters(ctx(in, "previous"));
+  bool reload = ctx(in, "mode") == "Reload";
+  for (const auto& [name, pid] : split_pids(ctx(in, "order"))) {
+    auto s = d.rt.instance_state(c, name);
+    if (!s) return StepResult::retry(s.error().message);
+    if (s->parameters != previous) {
+      auto errs = d.rt.configure(c, name, previous, reload || name != failed);
+      if (!errs) return StepResult::retry("rolling back " + name + ": " + errs.error().message);
+      if (name == failed && !reload) {
+        if (auto st = d.rt.restart(c, name, 0); !st) return StepResult::retry("restarting " + name + ": " + st.error().message);
+      }
+    }
+  }
+  auto s = d.rt.instance_state(c, failed);
+  if (!s) return StepResult::retry(s.error().message);
+  if (!s->ready) {
+    return StepResult::wait("rolling back " + failed + " to its previous parameters (" + s->state +
+                                (s->last_error.empty() ? "" : ": " + s->last_error) + ")",
+                            d.opts.poll);
+  }
+  if (ctx(in, "pauseHa") == "true") {
+    if (auto st = d.rt.set_ha_paused(c, false); !st) return StepResult::retry("resuming failover: " + st.error().message);
+  }
+  std::string msg = failed + " was rolled back to its previous parameters: " + ctx(in, "rollbackReason");
+  event(d, c, "Warning", "ParametersRolledBack", msg);
+  return StepResult::interrupt("ParametersRejected", msg + "; fix spec.parameters (or resume to try again)");
+}
+
+StepResult finish(Deps& d, const StepInput& in) {
+  auto c = key_of(in);
+  std::string mode = ctx(in, "mode");
+  std::string names;
+  for (const auto& [n, p] : split_pids(ctx(in, "order"))) names += (names.empty() ? "" : ", ") + n;
+  std::string msg = mode == "Nothing" ? "parameters unchanged"
+                    : mode == "Reload" ? "parameters reloaded on " + names
+                                       : "parameters applied by restarting " + names +
+                                             (noop(in) ? "" : ", and " + ctx(in, "primary") + " by a switchover to " +
+                                                                 ctx(in, "target"));
+  event(d, c, "Normal", "ParametersApplied", msg);
+  return StepResult::done();
+}
+
+}  // namespace
+
+workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp) {
+  workflow::Definition def;
+  def.name = "UpdateParameters";
+  def.steps = {
+      {"plan", [dp](const StepInput& in) { return plan(*dp, in); }},
+      {"pause-ha", [dp](const StepInput& in) {
+         if (ctx(in, "pauseHa") != "true") return StepResult::done();
+         return from(dp->rt.set_ha_paused(key_of(in), true), "pausing failover"); }},
+      {"apply", [dp](const StepInput& in) { return apply(*dp, in); }},
+      {"rollback", [dp](const StepInput& in) { return rollback(*dp, in); }},
+      {"pause-ha-for-switchover", [dp](const StepInput& in) {
+         if (noop(in)) return StepResult::done();
+         return from(dp->rt.set_ha_paused(key_of(in), true), "pausing failover"); }},
+  };
+  for (auto& step : switchover_steps(dp)) def.steps.push_back(std::move(step));
+  def.steps.push_back({"resume-ha", [dp](const StepInput& in) {
+                         if (noop(in) && ctx(in, "pauseHa") != "true") return StepResult::done();
+                         return from(dp->rt.set_ha_paused(key_of(in), false), "resuming failover"); }});
+  def.steps.push_back({"done", [dp](const StepInput& in) { return finish(*dp, in); }});
+  // From the first change on it runs to completion (or to a rollback); a newer spec waits.
+  def.point_of_no_return = 1;
+  def.resume_from_start = true;  // a resumed run plans again from what the instances run
+  def.compensation = switchover_compensation(dp);
+  return def;
+}
+
+}  // namespace polarstack::cluster::detail
