@@ -14,6 +14,17 @@ std::string ClusterSpec::check_parameter_name(const std::string& name) {
   return "";
 }
 
+std::string ClusterSpec::check_version(const std::string& version) {
+  static const std::regex minor("^15(\\.[0-9]{1,3})?$"), number("^([0-9]+)(\\.[0-9]+)?$");
+  std::smatch m;
+  if (std::regex_match(version, minor)) return "";
+  if (std::regex_match(version, m, number)) {
+    return "major version " + m[1].str() + " is not supported: this release runs PostgreSQL 15 (15 or 15.<minor>; "
+           "a major version upgrade comes with a later release), got \"" + version + "\"";
+  }
+  return "must be 15 or 15.<minor> (e.g. 15.20), got \"" + version + "\"";
+}
+
 void ClusterSpec::check_update(const ClusterSpec& old, const std::string& path, FieldErrors& errs) const {
   // A standby stops replaying when its primary's value of one of these is higher than
   // its own: raises roll out to the replicas first, lowerings to the primary first, so

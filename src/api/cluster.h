@@ -118,7 +118,10 @@ struct ClusterSpec {
 
   template <class V>
   void fields(V& v) {
-    v.field("version", version, Rules("PostgreSQL major version").one_of({"15"}));
+    v.field("version", version,
+            Rules("PostgreSQL version: 15 (the system's build) or 15.<minor> (an installed build: polarctl engines); "
+                  "changing it is a rolling minor version upgrade")
+                .with(check_version, "^[0-9]+(\\.[0-9]+)?$"));
     v.field("readers", readers, Rules("Number of read-only (RO) instances").range(0, kMaxReaders));
     v.field("standby", standby, Rules("Standby instance"));
     v.field("resources", resources, Rules("Compute per instance"));
@@ -137,6 +140,7 @@ struct ClusterSpec {
   // Transition rules from `old` (the stored spec) to this one, for an update.
   void check_update(const ClusterSpec& old, const std::string& path, FieldErrors& errs) const;
   static std::string check_parameter_name(const std::string& name);
+  static std::string check_version(const std::string& version);
 };
 
 struct InstanceStatus {

@@ -71,7 +71,7 @@ const std::vector<KindInfo>& polarstack_kinds() {
   static const std::vector<KindInfo> kinds = {
       KindInfo{kGroup, kVersion, "PolarDBCluster", "polardbclusters", "polardbcluster", {"pdb", "pc"}, true, true,
                {
-                   {"Version", "string", ".spec.version", "PostgreSQL major version", 0},
+                   {"Version", "string", ".spec.version", "PostgreSQL version (15: the system build)", 0},
                    {"Readers", "integer", ".spec.readers", "Desired read-only instances", 0},
                    {"Ready", "integer", ".status.readyInstances", "Instances ready in their role", 0},
                    {"Phase", "string", ".status.phase", "Lifecycle phase", 0},

@@ -11,7 +11,8 @@ std::atomic<bool> accept_unimplemented{false};
 
 bool operation_type_implemented(const std::string& type) {
   return type == "Create" || type == "Delete" || type == "ScaleReaders" || type == "Switchover" ||
-         type == "RestartInstance" || type == "RestartCluster" || type == "UpdateParameters";
+         type == "RestartInstance" || type == "RestartCluster" || type == "UpdateParameters" ||
+         type == "UpgradeMinorVersion";
 }
 
 void accept_unimplemented_operation_types(bool accept) { accept_unimplemented = accept; }
@@ -20,7 +21,8 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
   bool known = std::find(kOperationTypes.begin(), kOperationTypes.end(), type) != kOperationTypes.end();
   if (known && !operation_type_implemented(type) && !accept_unimplemented) {
     errs.push_back({join_path(path, "type"), type + " is not implemented in this release (implemented: Create, Delete, "
-                                                    "ScaleReaders, Switchover, RestartInstance, RestartCluster, UpdateParameters)"});
+                                                    "ScaleReaders, Switchover, RestartInstance, RestartCluster, UpdateParameters, "
+                                                    "UpgradeMinorVersion)"});
     return;
   }
   // A field the type does not use would be stored and ignored: refused instead.
@@ -40,6 +42,7 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
     only_for("method", !method.empty(), {"RestartInstance"});
     only_for("readers", readers.has_value(), {"ScaleReaders", "Create"});
     only_for("parameters", !parameters.empty(), {"UpdateParameters", "Create"});
+    only_for("version", !version.empty(), {"UpgradeMinorVersion", "Create"});
   }
 }
 

@@ -13,7 +13,7 @@ namespace polarstack::api {
 
 inline const std::vector<std::string> kOperationTypes = {
     "Create", "Delete", "ScaleReaders", "Switchover", "RestartInstance", "RestartCluster",
-    "UpdateParameters", "RebuildInstance", "MigrateInstance"};
+    "UpdateParameters", "UpgradeMinorVersion", "RebuildInstance", "MigrateInstance"};
 
 // Types this release has a workflow for. The others are part of the API (they come with
 // later issues) and admission refuses them with a reason instead of storing them.
@@ -32,6 +32,7 @@ struct OperationSpec {
   std::string method;
   std::optional<int32_t> readers;
   std::map<std::string, std::string> parameters;
+  std::string version;
   bool resume = false;
   bool cancel = false;
 
@@ -50,6 +51,8 @@ struct OperationSpec {
     v.field("parameters", parameters,
             Rules("The cluster's spec.parameters this run applies (UpdateParameters and Create, derived by the operator "
                   "from a change of spec.parameters)"));
+    v.field("version", version,
+            Rules("The cluster's spec.version this run installs (UpgradeMinorVersion and Create, derived by the operator)"));
     v.field("resume", resume, Rules("Set to resume an Interrupted operation"));
     v.field("cancel", cancel, Rules("Set to cancel the operation"));
   }

@@ -47,7 +47,28 @@ core::Status check_cluster_ports(Store& store, const std::string& ns, const Json
   return {};
 }
 
+namespace {
+std::function<std::vector<std::string>()> installed_engines;
+
+core::Status check_version_installed(const Json& cluster) {
+  std::string v = core::string_at(cluster, "spec.version");
+  if (v.empty() || v == "15" || !installed_engines) return {};
+  auto all = installed_engines();
+  std::string list;
+  for (const auto& e : all) {
+    if (e == v) return {};
+    list += (list.empty() ? "" : ", ") + e;
+  }
+  return invalid(cluster, "spec.version", "PostgreSQL " + v + " is not installed (installed: " +
+                                              (list.empty() ? "none" : list) + "; add it with scripts/install-engine.sh " +
+                                              v + ", see polarctl engines)");
+}
+}  // namespace
+
+void set_installed_engines(std::function<std::vector<std::string>()> list) { installed_engines = std::move(list); }
+
 core::Status check_cluster_create(const Json& cluster) {
+  if (auto st = check_version_installed(cluster); !st) return st;
   auto spec = api::decode<api::ClusterSpec>(cluster.value("spec", Json::object()), "spec", "spec");
   if (!spec) return {};  // admission has said what is wrong with it
   api::FieldErrors errs;
@@ -103,7 +124,10 @@ bool legacy_default_dropped(const std::string& field, const Json* current, const
 core::Status check_cluster_update(const Json& current, const Json& next) {
   if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};
   // What this release can change on an existing cluster: readers, primary, storage.retainOnDelete, ha.
-  for (const char* f : {"version", "resources", "storage.size", "storage.autoGrow", "replication",
+  if (core::string_at(current, "spec.version") != core::string_at(next, "spec.version")) {
+    if (auto st = check_version_installed(next); !st) return st;
+  }
+  for (const char* f : {"resources", "storage.size", "storage.autoGrow", "replication",
                         "standby", "endpoints"}) {
     const Json* a = core::find_path(current, std::string("spec.") + f);
     const Json* b = core::find_path(next, std::string("spec.") + f);
@@ -111,7 +135,7 @@ core::Status check_cluster_update(const Json& current, const Json& next) {
     if ((a ? *a : Json()) != (b ? *b : Json())) {
       return invalid(next, std::string("spec.") + f,
                      "cannot be changed on an existing cluster in this release (only spec.readers, spec.primary, "
-                     "spec.parameters, spec.storage.retainOnDelete and spec.ha can)");
+                     "spec.parameters, spec.version, spec.storage.retainOnDelete and spec.ha can)");
     }
   }
   auto old_spec = api::decode<api::ClusterSpec>(current.value("spec", Json::object()), "spec", "spec");

@@ -3,7 +3,9 @@
 // are refused with a clear message instead of being silently ignored.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "apiserver/store.h"
 
@@ -18,5 +20,8 @@ core::Status check_cluster_update(const core::Json& current, const core::Json& n
 // spec.primary, when set, names one of the instances spec.readers implies (<name>-0 ..
 // <name>-<readers>): a switchover to it is planned whenever it changes.
 core::Status check_cluster_primary(const core::Json& cluster);
+// Where admission learns which PostgreSQL builds are installed (instance/engines.h),
+// for spec.version: "15.<minor>" must be one of them. Unset: not checked.
+void set_installed_engines(std::function<std::vector<std::string>()> list);
 
 }  // namespace polarstack::apiserver

@@ -25,11 +25,12 @@ core::Status check_operation_create(Store& store, const std::string& ns, const J
   // The operator derives these from a change of the cluster's spec.parameters (the one
   // place the cluster's parameters are declared); one asked for directly would leave
   // the instances different from the spec, and nothing would bring them back.
-  if (core::string_at(op, "spec.type") == "UpdateParameters") {
+  for (auto [type, field] : {std::pair{"UpdateParameters", "spec.parameters"}, std::pair{"UpgradeMinorVersion", "spec.version"}}) {
+    if (core::string_at(op, "spec.type") != type) continue;
     const Json* labels = core::find_path(op, "metadata.labels");
     if (!labels || !labels->is_object() || labels->value("polarstack.io/derived", "") != "true") {
-      return invalid(op, "spec.type", "UpdateParameters is derived by the operator: change spec.parameters of the "
-                                      "PolarDBCluster instead");
+      return invalid(op, "spec.type", std::string(type) + " is derived by the operator: change " + field +
+                                          " of the PolarDBCluster instead");
     }
   }
   std::string cluster = core::string_at(op, "spec.clusterRef");

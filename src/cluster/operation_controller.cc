@@ -164,7 +164,7 @@ void OperationController::start(Op& op) {
   }
   const Json spec = op.object.value("spec", Json::object());
   workflow::Context ctx = {{"namespace", op.ns}, {"cluster", op.cluster}};
-  for (const char* k : {"instance", "target", "node", "method"}) {
+  for (const char* k : {"instance", "target", "node", "method", "version"}) {
     if (!spec.value(k, "").empty()) ctx[k] = spec.value(k, "");
   }
   if (spec.contains("readers")) ctx["readers"] = std::to_string(spec["readers"].get<int>());

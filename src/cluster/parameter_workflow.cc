@@ -36,8 +36,29 @@ void event(Deps& d, const runtime::ClusterKey& c, const std::string& type, const
   if (auto cluster = d.api.get_cluster(c.ns, c.name)) d.api.record_event(*cluster, type, reason, message);
 }
 
-// Waits for a healthy cluster, then decides from the primary's parameters how the new
-// ones roll out, in which order, and records the parameters to roll back to.
+// The build an instance is configured with; an instance created before engines were
+// recorded runs the system's.
+std::string engine_of(Deps& d, const runtime::InstanceState& s) {
+  if (!s.engine.empty()) return s.engine;
+  auto sys = d.rt.resolve_engine("15");
+  return sys ? *sys : "";
+}
+
+// What a run sets on every instance: the context's parameters and engine.
+runtime::Configuration target(const StepInput& in) {
+  return {parse_parameters(ctx(in, "parameters")), ctx(in, "engine")};
+}
+runtime::Configuration previous(const StepInput& in) {
+  return {parse_parameters(ctx(in, "previous")), ctx(in, "previousEngine")};
+}
+bool configured_with(Deps& d, const runtime::InstanceState& s, const runtime::Configuration& want) {
+  return s.parameters == want.parameters && engine_of(d, s) == want.engine;
+}
+
+// Waits for a healthy cluster, then decides from the primary's parameters and engine how
+// the new ones roll out, in which order, and records the ones to roll back to.
+// UpdateParameters carries the parameters (context "parameters"), UpgradeMinorVersion the
+// version ("version"); what a run does not carry stays as the primary has it.
 StepResult plan(Deps& d, const StepInput& in) {
   auto c = key_of(in);
   auto all = d.rt.list_instances(c);
@@ -50,17 +71,31 @@ StepResult plan(Deps& d, const StepInput& in) {
   if (auto r = wait_ready(d, in, names); r.kind != StepResult::Kind::kDone) return r;
   auto ps = d.rt.instance_state(c, primary);
   if (!ps) return StepResult::retry(ps.error().message);
-  Parameters next = parse_parameters(ctx(in, "parameters"));
+  bool carries_parameters = in.instance.context.count("parameters") && in.instance.definition == "UpdateParameters";
+  Parameters next = carries_parameters ? parse_parameters(ctx(in, "parameters")) : ps->parameters;
+  std::string old_engine = engine_of(d, *ps), next_engine = old_engine;
+  if (!ctx(in, "version").empty()) {
+    auto v = d.rt.resolve_engine(ctx(in, "version"));
+    if (!v) return StepResult::fail("EngineNotInstalled", v.error().message);
+    next_engine = *v;
+  }
   ParameterRollout rollout = plan_parameters(ps->parameters, next);
   if (!rollout.refused.empty()) return StepResult::fail("ConflictingOrder", rollout.refused);
+  // Another build is a restart of every instance (replicas first), whatever the parameters say.
+  if (next_engine != old_engine && (rollout.mode == ParameterRollout::Mode::kNothing ||
+                                    rollout.mode == ParameterRollout::Mode::kReload)) {
+    rollout.mode = ParameterRollout::Mode::kReplicasFirst;
+    rollout.need_restart.push_back("engine " + old_engine + " -> " + next_engine);
+  }
   // An instance whose configuration differs from the primary's (left so by a run
   // interrupted before this one) gets the new parameters too, by the same means.
   RolloutOrder order = rollout_order(rollout.mode, primary, replicas);
   if (rollout.mode == ParameterRollout::Mode::kNothing) {
     for (const auto& n : replicas) {
       auto s = d.rt.instance_state(c, n);
-      if (s && s->parameters != next) {
+      if (s && !configured_with(d, *s, {next, next_engine})) {
         ParameterRollout own = plan_parameters(s->parameters, next);
+        if (engine_of(d, *s) != next_engine) own.need_restart.push_back("engine");
         if (own.need_restart.empty() && rollout.mode == ParameterRollout::Mode::kNothing) {
           rollout.mode = ParameterRollout::Mode::kReload;
         } else if (!own.need_restart.empty()) {
@@ -93,10 +128,15 @@ StepResult plan(Deps& d, const StepInput& in) {
             list(order.in_place) + " in place (writes pause while " + primary + " restarts)";
       break;
   }
-  event(d, c, "Normal", "ParametersPlanned", "parameters " + list(rollout.changed) + ": " + how);
+  std::string what = next_engine != old_engine ? "PostgreSQL " + old_engine + " -> " + next_engine
+                                               : "parameters " + list(rollout.changed);
+  event(d, c, "Normal", "ParametersPlanned", what + ": " + how);
   return StepResult::done({{"mode", mode_name(rollout.mode)},
                            {"order", join_pids(pids)},
+                           {"parameters", dump(next)},
+                           {"engine", next_engine},
                            {"previous", dump(ps->parameters)},
+                           {"previousEngine", old_engine},
                            {"primary", primary},
                            {"pauseHa", primary_in_place ? "true" : "false"},
                            {"noop", order.switchover ? "false" : "true"},
@@ -116,12 +156,12 @@ std::optional<std::string> start_failed(const runtime::InstanceState& s) {
 // ready again, a replica streaming from the primary. nullopt once it is; else what the
 // step answers meanwhile (a failed start answers done with a rollback planned).
 std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::string& name, int planned_pid,
-                                       const Parameters& next) {
+                                       const runtime::Configuration& next) {
   auto c = key_of(in);
   auto s = d.rt.instance_state(c, name);
   if (!s) return StepResult::retry(s.error().message);
   if (!s->reachable) return StepResult::wait("waiting for the instance manager of " + name + ": " + s->last_error, d.opts.poll);
-  if (s->parameters != next) {
+  if (!configured_with(d, *s, next)) {
     auto errs = d.rt.configure(c, name, next, false);
     if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
     return StepResult::wait("configured " + name + "; restarting it", std::chrono::milliseconds(1));
@@ -156,7 +196,7 @@ std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::
 
 StepResult apply(Deps& d, const StepInput& in) {
   auto c = key_of(in);
-  Parameters next = parse_parameters(ctx(in, "parameters"));
+  runtime::Configuration next = target(in);
   auto order = split_pids(ctx(in, "order"));
   if (ctx(in, "mode") == "Reload") {
     for (const auto& [name, pid] : order) {
@@ -181,7 +221,7 @@ StepResult apply(Deps& d, const StepInput& in) {
     std::string primary = ctx(in, "primary");
     auto s = d.rt.instance_state(c, primary);
     if (!s) return StepResult::retry(s.error().message);
-    if (s->parameters != next) {
+    if (!configured_with(d, *s, next)) {
       auto errs = d.rt.configure(c, primary, next, false);
       if (!errs) return StepResult::retry("configuring " + primary + ": " + errs.error().message);
     }
@@ -196,13 +236,13 @@ StepResult rollback(Deps& d, const StepInput& in) {
   std::string failed = ctx(in, "rollback");
   if (failed.empty()) return StepResult::done();
   auto c = key_of(in);
-  Parameters previous = parse_parameters(ctx(in, "previous"));
+  runtime::Configuration before = previous(in);
   bool reload = ctx(in, "mode") == "Reload";
   for (const auto& [name, pid] : split_pids(ctx(in, "order"))) {
     auto s = d.rt.instance_state(c, name);
     if (!s) return StepResult::retry(s.error().message);
-    if (s->parameters != previous) {
-      auto errs = d.rt.configure(c, name, previous, reload || name != failed);
+    if (!configured_with(d, *s, before)) {
+      auto errs = d.rt.configure(c, name, before, reload || name != failed);
       if (!errs) return StepResult::retry("rolling back " + name + ": " + errs.error().message);
       if (name == failed && !reload) {
         if (auto st = d.rt.restart(c, name, 0); !st) return StepResult::retry("restarting " + name + ": " + st.error().message);
@@ -212,16 +252,21 @@ StepResult rollback(Deps& d, const StepInput& in) {
   auto s = d.rt.instance_state(c, failed);
   if (!s) return StepResult::retry(s.error().message);
   if (!s->ready) {
-    return StepResult::wait("rolling back " + failed + " to its previous parameters (" + s->state +
+    return StepResult::wait("rolling back " + failed + " (" + s->state +
                                 (s->last_error.empty() ? "" : ": " + s->last_error) + ")",
                             d.opts.poll);
   }
   if (ctx(in, "pauseHa") == "true") {
     if (auto st = d.rt.set_ha_paused(c, false); !st) return StepResult::retry("resuming failover: " + st.error().message);
   }
-  std::string msg = failed + " was rolled back to its previous parameters: " + ctx(in, "rollbackReason");
+  std::string msg = failed + " was rolled back to its previous " +
+                    (ctx(in, "engine") != ctx(in, "previousEngine") ? "engine (PostgreSQL " + ctx(in, "previousEngine") + ")"
+                                                                    : std::string("parameters")) +
+                    ": " + ctx(in, "rollbackReason");
   event(d, c, "Warning", "ParametersRolledBack", msg);
-  return StepResult::interrupt("ParametersRejected", msg + "; fix spec.parameters (or resume to try again)");
+  return StepResult::interrupt("ParametersRejected", msg + "; fix spec." +
+                                                        (in.instance.definition == "UpgradeMinorVersion" ? "version" : "parameters") +
+                                                        " (or resume to try again)");
 }
 
 StepResult finish(Deps& d, const StepInput& in) {
@@ -229,9 +274,10 @@ StepResult finish(Deps& d, const StepInput& in) {
   std::string mode = ctx(in, "mode");
   std::string names;
   for (const auto& [n, p] : split_pids(ctx(in, "order"))) names += (names.empty() ? "" : ", ") + n;
-  std::string msg = mode == "Nothing" ? "parameters unchanged"
-                    : mode == "Reload" ? "parameters reloaded on " + names
-                                       : "parameters applied by restarting " + names +
+  std::string what = ctx(in, "engine") != ctx(in, "previousEngine") ? "PostgreSQL " + ctx(in, "engine") : "parameters";
+  std::string msg = mode == "Nothing" ? "nothing to change"
+                    : mode == "Reload" ? what + " reloaded on " + names
+                                       : what + " applied by restarting " + names +
                                              (noop(in) ? "" : ", and " + ctx(in, "primary") + " by a switchover to " +
                                                                  ctx(in, "target"));
   event(d, c, "Normal", "ParametersApplied", msg);
@@ -240,9 +286,9 @@ StepResult finish(Deps& d, const StepInput& in) {
 
 }  // namespace
 
-workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp) {
+workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp, const std::string& name) {
   workflow::Definition def;
-  def.name = "UpdateParameters";
+  def.name = name;
   def.steps = {
       {"plan", [dp](const StepInput& in) { return plan(*dp, in); }},
       {"pause-ha", [dp](const StepInput& in) {

@@ -14,6 +14,7 @@ struct Derived {
   int64_t generation = 0;
   int readers = -1;
   Json parameters = Json::object();  // Create, UpdateParameters: the spec.parameters it applies
+  std::string version;               // Create, UpgradeMinorVersion: the spec.version it installs
 };
 
 bool finished(const std::string& phase) { return phase == "Succeeded" || phase == "Cancelled"; }
@@ -28,6 +29,12 @@ std::string lower(std::string s) {
 Json parameters_of(const Json& obj) {
   const Json* p = core::find_path(obj, "spec.parameters");
   return p && p->is_object() ? *p : Json::object();
+}
+
+// spec.version ("15" when absent: the default, and what a Create of an earlier release installed).
+std::string version_of(const Json& obj) {
+  std::string v = core::string_at(obj, "spec.version");
+  return v.empty() ? "15" : v;
 }
 
 Json new_operation(const Json& cluster, const std::string& type, int64_t generation, std::optional<int> readers,
@@ -45,6 +52,7 @@ Json new_operation(const Json& cluster, const std::string& type, int64_t generat
   if (readers) op["spec"]["readers"] = *readers;
   if (!target.empty()) op["spec"]["target"] = target;
   if (type == "Create" || type == "UpdateParameters") op["spec"]["parameters"] = parameters_of(cluster);
+  if (type == "Create" || type == "UpgradeMinorVersion") op["spec"]["version"] = version_of(cluster);
   return op;
 }
 }  // namespace
@@ -81,6 +89,7 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     if (const Json* rr = core::find_path(o, "spec.readers"); rr && rr->is_number_integer()) d.readers = rr->get<int>();
     d.target = core::string_at(o, "spec.target");
     d.parameters = parameters_of(o);
+    d.version = version_of(o);
     derived.push_back(d);
   }
   std::sort(derived.begin(), derived.end(), [](const Derived& a, const Derived& b) { return a.generation < b.generation; });
@@ -146,6 +155,22 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     return p;
   }
   if (params && params->type == "UpdateParameters" && params->phase != "Succeeded") return p;  // not (yet) applied
+  // spec.version: an UpgradeMinorVersion whenever it differs from what the latest derived
+  // Create or UpgradeMinorVersion installed, the same way.
+  const Derived* version = nullptr;
+  for (const auto& d : derived) {
+    if (d.type == "Create" || d.type == "UpgradeMinorVersion") version = &d;
+  }
+  if (version && version->version != version_of(cluster)) {
+    if (!busy && latest->phase == "Succeeded") {
+      p.create = new_operation(cluster, "UpgradeMinorVersion", generation, std::nullopt);
+      for (const auto& d : derived) {
+        if (d.type == "UpgradeMinorVersion" && !finished(d.phase) && d.phase != "Failed") p.supersede.push_back(d.name);
+      }
+    }
+    return p;
+  }
+  if (version && version->type == "UpgradeMinorVersion" && version->phase != "Succeeded") return p;
   // Nothing new to do: the spec is observed once the latest run has succeeded.
   if (latest->phase == "Succeeded") {
     const Json* og = core::find_path(cluster, "status.observedGeneration");

@@ -47,8 +47,9 @@ std::vector<workflow::Step> switchover_compensation(const std::shared_ptr<Deps>&
 std::string join_pids(const std::vector<std::pair<std::string, int>>& pids);
 std::vector<std::pair<std::string, int>> split_pids(const std::string& text);
 
-// UpdateParameters (parameter_workflow.cc).
-workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp);
+// UpdateParameters or UpgradeMinorVersion (parameter_workflow.cc): the same rollout of
+// an instance configuration (parameters, engine).
+workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp, const std::string& name);
 
 // RestartInstance (whole_cluster false) or RestartCluster.
 workflow::Definition restart_workflow(const std::shared_ptr<Deps>& dp, bool whole_cluster);

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "core/files.h"
 #include "core/log.h"
 #include "instance/manager_internal.h"
 
@@ -111,8 +113,19 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     if (!body || !body->is_object()) return json_error(400, "body: must be a JSON object");
     std::map<std::string, std::string> params;
     bool reload = false;
+    std::optional<std::pair<std::string, std::string>> engine;  // version, bin dir
     for (const auto& [k, v] : body->items()) {
-      if (k == "reload") {
+      if (k == "engine") {
+        if (!v.is_object() || !v.contains("version") || !v.contains("binDir") || !v["version"].is_string() ||
+            !v["binDir"].is_string()) {
+          return json_error(400, "engine: must be {\"version\": \"15.N\", \"binDir\": \"/path\"}");
+        }
+        std::string dir = v["binDir"].get<std::string>();
+        if (dir.empty() || dir[0] != '/' || !core::file_exists(dir + "/postgres")) {
+          return json_error(400, "engine.binDir: no postgres in \"" + dir + "\"");
+        }
+        engine = {v["version"].get<std::string>(), dir};
+      } else if (k == "reload") {
         if (!v.is_boolean()) return json_error(400, "reload: must be a boolean");
         reload = v.get<bool>();
       } else if (k == "parameters") {
@@ -130,11 +143,20 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     bool running;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (cfg_.parameters != params) {
+      bool engine_changes = engine && (engine->first != cfg_.engine || engine->second != cfg_.bin_dir);
+      if (cfg_.parameters != params || engine_changes) {
         Config next = cfg_;
         next.parameters = params;
+        if (engine) {
+          next.engine = engine->first;
+          next.bin_dir = engine->second;
+        }
         if (auto st = save_config(paths_, next); !st) return reply(st);
         cfg_ = next;
+        if (engine_changes) {
+          set_bin_dir(cfg_.bin_dir);  // from the next start on
+          core::log_info("instance", "engine " + cfg_.engine + " (" + cfg_.bin_dir + ") from the next start on");
+        }
         core::log_info("instance", "parameters configured (" + std::to_string(params.size()) + " set)" +
                                        (reload ? ", reloading" : ""));
       }

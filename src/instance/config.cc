@@ -17,6 +17,8 @@ core::Json Config::to_json() const {
   }
   if (term > 0) j["term"] = term;
   if (detached) j["detached"] = true;
+  if (!engine.empty()) j["engine"] = engine;
+  if (!bin_dir.empty()) j["binDir"] = bin_dir;
   return j;
 }
 
@@ -34,6 +36,8 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.primary_port = j.value("primaryPort", 0);
     c.slot = j.value("slot", "");
     c.parameters = j.value("parameters", std::map<std::string, std::string>{});
+    c.engine = j.value("engine", "");
+    c.bin_dir = j.value("binDir", "");
     c.fenced = j.value("fenced", false);
     c.fenced_lsn = j.value("fencedLsn", "");
     c.sync_standbys = j.value("syncStandbys", std::vector<std::string>{});

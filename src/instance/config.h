@@ -38,6 +38,10 @@ struct Config {
   int primary_port = 0;   // replica: where to clone from and stream from
   std::string slot;       // replica: physical replication slot on the primary
   std::map<std::string, std::string> parameters;
+  // The PostgreSQL build it runs (instance/engines.h): its version ("15.20") and its
+  // binaries (empty: the system's, kBinDir). A change takes effect at the next start.
+  std::string engine;
+  std::string bin_dir;
   // Fenced (POST /v1/fence): PostgreSQL was shut down cleanly and stays down, whatever
   // restarts, until the instance is told to follow a new primary. fenced_lsn is where its
   // WAL ended (the shutdown checkpoint): a replica that replayed past it has everything.

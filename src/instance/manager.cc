@@ -143,7 +143,7 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
                                    : 0},
           {"orphansKilled", orphans_killed_}, {"orphanWindowUs", orphan_window_us_},
           {"probeConnects", connects_.load()}, {"lateRounds", late_rounds_.load()},
-          {"parameters", cfg_.parameters}, {"appliedParameters", applied_}, {"pendingRestart", pending_restart_},
+          {"parameters", cfg_.parameters}, {"engine", cfg_.engine}, {"appliedParameters", applied_}, {"pendingRestart", pending_restart_},
           {"startFailures", start_failures_},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
@@ -545,6 +545,7 @@ int run_manager(const std::string& dir) {
     core::log_error("instance", "cannot read the API token " + paths.token());
     return 2;
   }
+  set_bin_dir(cfg->bin_dir);
   detail::Manager m(paths, *cfg, *token);
   return m.run();
 }

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "core/files.h"
@@ -20,7 +21,12 @@ namespace fs = std::filesystem;
 using core::Code;
 
 namespace {
-std::string bin(const char* name) { return std::string(kBinDir) + "/" + name; }
+std::mutex bin_mu;
+std::string bin_dir = kBinDir;
+std::string bin(const char* name) {
+  std::lock_guard<std::mutex> lock(bin_mu);
+  return bin_dir + "/" + name;
+}
 
 std::string conf_quote(const std::string& v) {
   std::string out = "'";
@@ -132,6 +138,11 @@ std::string sync_standby_names(const Config& cfg) {
   std::string list;
   for (const auto& n : cfg.sync_standbys) list += (list.empty() ? "" : ", ") + ("\"" + n + "\"");
   return "ANY " + std::to_string(std::min<int>(cfg.sync_k, static_cast<int>(cfg.sync_standbys.size()))) + " (" + list + ")";
+}
+
+void set_bin_dir(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(bin_mu);
+  bin_dir = dir.empty() ? std::string(kBinDir) : dir;
 }
 
 core::Status write_conf(const Paths& paths, const Config& cfg) {

@@ -17,6 +17,10 @@
 
 namespace polarstack::instance {
 
+// The directory of PostgreSQL binaries every tool below runs from (Config::bin_dir;
+// empty: the system's). Set by the manager from its config.
+void set_bin_dir(const std::string& dir);
+
 // Creates <data> if it does not exist yet: initdb for a primary, pg_basebackup from the
 // primary (through its replication slot) for a replica. Works in <data>.tmp and renames
 // at the end, so an interrupted bootstrap starts over instead of leaving half a PGDATA.

@@ -31,6 +31,13 @@ struct InstanceSpec {
   std::string primary;      // replica: the instance to clone and stream from
   std::string node;         // empty: the runtime chooses
   std::map<std::string, std::string> parameters;
+  std::string engine;       // PostgreSQL build: "15" or "" (the system's), "15.<minor>" (installed)
+};
+
+// What an instance is configured to run (Runtime::configure).
+struct Configuration {
+  std::map<std::string, std::string> parameters;
+  std::string engine;       // as InstanceSpec::engine
 };
 
 // Where an instance lives (known without asking it).
@@ -69,6 +76,8 @@ struct InstanceState {
   // (current_setting), and those waiting for a restart (pg_settings.pending_restart).
   std::map<std::string, std::string> parameters, applied_parameters;
   std::vector<std::string> pending_restart;
+  std::string engine;       // the build it is configured to run ("15.20"; empty: the system's), from
+                            // its next start on; `version` is the one running
   int start_failures = 0;   // starts in a row that ended before PostgreSQL came up (last_error: why)
 };
 
@@ -120,13 +129,16 @@ class Runtime {
   // is the postmaster running now and its restart was not asked for already (a step run
   // again after a crash restarts nothing twice); see InstanceState::postmaster_pid.
   virtual core::Status restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) = 0;
-  // Sets the instance's parameters (spec.parameters) from now on. `reload`: PostgreSQL
-  // applies what it can at once (a postmaster parameter waits for the next start:
-  // InstanceState::pending_restart); else they take effect at its next start. Returns the
-  // configuration lines PostgreSQL refused on the reload ("name: why"), if any.
+  // Sets the instance's parameters (spec.parameters) and engine from now on. `reload`:
+  // PostgreSQL applies what parameters it can at once (a postmaster parameter waits for
+  // the next start: InstanceState::pending_restart); else, and for the engine, they take
+  // effect at its next start. Returns the configuration lines PostgreSQL refused on the
+  // reload ("name: why"), if any. kInvalid for an engine that is not installed.
   virtual core::Result<std::vector<std::string>> configure(const ClusterKey& c, const std::string& name,
-                                                           const std::map<std::string, std::string>& parameters,
-                                                           bool reload) = 0;
+                                                           const Configuration& config, bool reload) = 0;
+  // The exact installed version `engine` names ("15": the system's), or kInvalid listing
+  // the installed ones.
+  virtual core::Result<std::string> resolve_engine(const std::string& engine) = 0;
   // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
   // independent of the operator. remove_ stops it (before a Delete removes instances).
   virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;

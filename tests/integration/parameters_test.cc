@@ -183,7 +183,7 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
   EXPECT_EQ(core::string_at(op, "status.reason"), "ParametersRejected");
   EXPECT_NE(core::string_at(op, "status.message").find("pr-1 was rolled back"), std::string::npos) << op.dump(1);
   EXPECT_NE(core::string_at(op, "status.message").find("no_such_library"), std::string::npos) << op.dump(1);
-  ASSERT_TRUE(wait_until([&] { return c.ready(1, "pr-0"); }, 60s)) << c.get().dump(1);
+  ASSERT_TRUE(wait_until([&] { return c.instances_ready(2, "pr-0"); }, 60s)) << c.get().dump(1);
   auto t1 = start_times(c);
   EXPECT_EQ(t1["pr-0"], t0["pr-0"]) << "the primary was restarted";
   EXPECT_TRUE(everywhere(c, "shared_preload_libraries", ""));

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -59,6 +60,15 @@ struct Cluster {
     }
     return core::string_at(c, "status.phase") == "Running" && replicas == readers &&
            instances_of(c).size() == static_cast<size_t>(readers + 1);
+  }
+  // Every one of `instances` ready, `primary` the primary, whatever the phase (e.g.
+  // Interrupted by an operation that waits for a human).
+  bool instances_ready(size_t instances, const std::string& primary) const {
+    core::Json c = get();
+    if (core::string_at(c, "status.currentPrimary") != primary) return false;
+    auto list = instances_of(c);
+    return list.size() == instances &&
+           std::all_of(list.begin(), list.end(), [](const core::Json& i) { return i.value("ready", false); });
   }
   bool wait_ready(int readers, std::chrono::seconds timeout = 180s) const {
     return wait_until([&] { return ready(readers); }, timeout);

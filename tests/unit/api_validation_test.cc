@@ -87,8 +87,11 @@ TEST(ClusterValidation, BadInputTable) {
       {"  readers: 99\n", "demo", {"spec.readers: must be between 0 and 15, got 99"}},
       {"  readers: -1\n", "demo", {"spec.readers: must be between 0 and 15, got -1"}},
       {"  readers: two\n", "demo", {"spec.readers: must be an integer, got string \"two\""}},
-      {"  version: \"14\"\n", "demo", {"spec.version: must be one of \"15\", got \"14\""}},
+      {"  version: \"14\"\n", "demo", {"spec.version: major version 14 is not supported: this release runs PostgreSQL 15 (15 or 15.<minor>; a major "
+        "version upgrade comes with a later release), got \"14\""}},
       {"  readerz: 2\n", "demo", {"spec.readerz: unknown field"}},
+      {"  version: \"15.x\"\n", "demo", {"spec.version: must be 15 or 15.<minor> (e.g. 15.20), got \"15.x\""}},
+      {"  version: \"15.20\"\n", "demo", {}},
       {"  replication: {mode: semi}\n", "demo", {"spec.replication.mode: must be one of \"async\", \"sync\", got \"semi\""}},
       {"  readers: 1\n  replication: {mode: sync, syncReplicas: 2}\n", "demo",
        {"spec.replication.syncReplicas: must not exceed the number of replicas (spec.readers plus standby: 1) in sync "
@@ -148,7 +151,8 @@ TEST(ClusterValidation, BadInputTable) {
       {"  readers: 1\n", "a-very-long-cluster-name-that-exceeds-forty-chars",
        {"metadata.name: must be no more than 40 characters (instance names are derived from it), got 49"}},
       {"  readers: 99\n  version: \"9\"\n  foo: 1\n", "demo",
-       {"spec.foo: unknown field", "spec.version: must be one of \"15\", got \"9\"",
+       {"spec.foo: unknown field", "spec.version: major version 9 is not supported: this release runs PostgreSQL 15 (15 or 15.<minor>; a major "
+        "version upgrade comes with a later release), got \"9\"",
         "spec.readers: must be between 0 and 15, got 99"}},
   };
   for (const auto& c : cases) {
@@ -187,7 +191,7 @@ TEST(OperationValidation, BadInputTable) {
       {{{"type", "Switchover"}}, {"spec.clusterRef: required value"}},
       {{{"clusterRef", "demo"}, {"type", "Explode"}},
        {"spec.type: must be one of \"Create\", \"Delete\", \"ScaleReaders\", \"Switchover\", \"RestartInstance\", "
-        "\"RestartCluster\", \"UpdateParameters\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
+        "\"RestartCluster\", \"UpdateParameters\", \"UpgradeMinorVersion\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}}, {"spec.instance: required value for type RestartInstance"}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "Gently"}},
        {"spec.method: must be one of \"\", \"Switchover\", \"InPlace\", got \"Gently\""}},
@@ -211,10 +215,10 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
   } cases[] = {
       {{{"clusterRef", "demo"}, {"type", "MigrateInstance"}, {"instance", "demo-1"}},
        {"spec.type: MigrateInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster, UpdateParameters)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion)"}},
       {{{"clusterRef", "demo"}, {"type", "RebuildInstance"}, {"instance", "demo-1"}},
        {"spec.type: RebuildInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster, UpdateParameters)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion)"}},
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"method", "InPlace"}},
        {"spec.method: applies only to type RestartInstance, not Switchover"}},
       {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"instance", "demo-1"}},
@@ -230,6 +234,8 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"parameters", {{"work_mem", "8MB"}}}},
        {"spec.parameters: applies only to type UpdateParameters, Create, not Switchover"}},
       {{{"clusterRef", "demo"}, {"type", "UpdateParameters"}, {"parameters", {{"work_mem", "8MB"}}}}, {}},
+      {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"version", "15.20"}},
+       {"spec.version: applies only to type UpgradeMinorVersion, Create, not RestartCluster"}},
   };
   for (const auto& c : cases) EXPECT_EQ(new_errors<OperationSpec>(c.spec), c.errors) << c.spec.dump();
   // With the server's test-only workflows (POLARSTACK_TEST_WORKFLOWS=1) every type is accepted.

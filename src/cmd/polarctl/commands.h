@@ -40,6 +40,7 @@ const kube::ResourceRef* resolve_kind(const std::string& api_version, const std:
 
 int cmd_switchover(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_restart(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
+int cmd_engines(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_apply(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_get(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);
 int cmd_describe(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err);

@@ -34,6 +34,7 @@ commands:
   wait TYPE/NAME... | TYPE --all  --for=condition=Ready [--timeout=5m]
                               wait until a condition holds (kubectl's flags: --for=delete,
                               --for=jsonpath={.status.phase}=Running); shows progress
+  engines                     the PostgreSQL builds the server can run (spec.version)
   ops [CLUSTER]               list operations (PolarDBOperations) with their progress; -w to follow
   describe op NAME            an operation's steps with attempts, durations and errors
   resume OPERATION            resume an Interrupted or Failed operation
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
   else if (command == "scale") fn = ps::polarctl::cmd_scale;
   else if (command == "switchover") fn = ps::polarctl::cmd_switchover;
   else if (command == "restart") fn = ps::polarctl::cmd_restart;
+  else if (command == "engines") fn = ps::polarctl::cmd_engines;
   else if (command == "wait") fn = ps::polarctl::cmd_wait;
   else if (command == "ops") fn = ps::polarctl::cmd_ops;
   else if (command == "resume") fn = ps::polarctl::cmd_resume;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include "core/yaml.h"
+
 namespace polarstack::polarctl {
 
 using core::Json;
@@ -135,6 +137,42 @@ int cmd_restart(kube::Client& c, const Options& o, std::ostream& out, std::ostre
             << (noop == "false" && !ms.empty() ? "; writes were refused for " + ms + " ms" : "") << "\n";
       },
       out, err);
+}
+
+// The PostgreSQL builds the server can run (published by it as the ConfigMap
+// default/polarstack-engines, see instance/engines.h).
+int cmd_engines(kube::Client& c, const Options& o, std::ostream& out, std::ostream& err) {
+  if (!o.args.empty()) {
+    err << "error: usage: polarctl engines\n";
+    return 2;
+  }
+  static const kube::ResourceRef configmaps{"", "v1", "configmaps", "ConfigMap", true};
+  auto cm = c.get(configmaps, "default", "polarstack-engines");
+  if (!cm) {
+    print_error(err, cm.error());
+    return 1;
+  }
+  if (o.output == "json" || o.output == "yaml") {
+    out << (o.output == "json" ? cm->dump(2) + "\n" : core::to_yaml(*cm));
+    return 0;
+  }
+  const Json& data = cm->value("data", Json::object());
+  std::string versions = data.value("versions", "");
+  out << "VERSION   DEFAULT   BINARIES\n";
+  size_t at = 0;
+  while (at < versions.size()) {
+    size_t comma = versions.find(',', at);
+    std::string v = versions.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    std::string where = data.value(v, "");
+    bool system = where.ends_with(" (system)");
+    char line[512];
+    std::snprintf(line, sizeof line, "%-9s %-9s %s\n", v.c_str(), system ? "yes" : "", where.c_str());
+    out << line;
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  out << "spec.version \"15\" runs the default; \"15.<minor>\" one of these (add one: scripts/install-engine.sh 15.<minor>)\n";
+  return 0;
 }
 
 }  // namespace polarstack::polarctl

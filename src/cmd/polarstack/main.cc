@@ -15,6 +15,7 @@
 
 #include "api/crd.h"
 #include "api/operation.h"
+#include "apiserver/cluster_admission.h"
 #include "apiserver/credentials.h"
 #include "apiserver/http_server.h"
 #include "apiserver/resources.h"
@@ -23,6 +24,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "ha/cm.h"
+#include "instance/engines.h"
 #include "kube/cluster_api.h"
 #include "kube/config.h"
 #include "runtime/local/local_runtime.h"
@@ -171,6 +173,29 @@ int run_cm(const std::string& dir) {
   return rc;
 }
 
+// The ConfigMap default/polarstack-engines: data.versions "15.18,15.20" and, per
+// version, where its binaries are ("... (system)" for Debian's package).
+void publish_engines(ps::kube::Client& c, const std::string& data_root) {
+  static const ps::kube::ResourceRef configmaps{"", "v1", "configmaps", "ConfigMap", true};
+  ps::core::Json data = ps::core::Json::object();
+  std::string versions;
+  for (const auto& e : ps::instance::installed_engines(data_root)) {
+    versions += (versions.empty() ? "" : ",") + e.version;
+    data[e.version] = e.bin_dir + (e.system ? " (system)" : "");
+  }
+  data["versions"] = versions;
+  auto have = c.get(configmaps, "default", "polarstack-engines");
+  if (have && have->value("data", ps::core::Json::object()) == data) return;
+  ps::core::Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                   {"metadata", {{"name", "polarstack-engines"}, {"namespace", "default"},
+                                 {"labels", {{"app.kubernetes.io/managed-by", "polarstack"}}}}},
+                   {"data", data}};
+  auto r = have ? c.update(configmaps, "default", (cm["metadata"]["resourceVersion"] = ps::core::string_at(*have, "metadata.resourceVersion"), cm))
+                : c.create(configmaps, "default", cm);
+  if (!r) ps::core::log_warn("server", "cannot publish the installed engines: " + r.error().message);
+  else ps::core::log_info("server", "PostgreSQL builds installed: " + versions);
+}
+
 int run_server(const Flags& f) {
   using namespace ps;
   ::umask(077);  // the state database will hold secrets: owner only
@@ -247,6 +272,17 @@ int run_server(const Flags& f) {
   const char* cc = std::getenv("POLARSTACK_CLUSTER_CONTROLLER");
   bool cluster_controller = !(cc && std::string(cc) == "off");
   if (!cluster_controller) core::log_warn("server", "POLARSTACK_CLUSTER_CONTROLLER=off: PolarDBClusters are stored but not acted on");
+  // Admission checks spec.version against the builds installed now (scripts/install-engine.sh
+  // adds one without a restart), and polarctl engines reads them from a ConfigMap.
+  std::string data_root = ro.data_root;
+  apiserver::set_installed_engines([data_root] {
+    std::vector<std::string> out;
+    for (const auto& e : instance::installed_engines(data_root)) out.push_back(e.version);
+    return out;
+  });
+  kube::Client engines_client(self);
+  engines_client.set_keep_alive(false);
+  publish_engines(engines_client, data_root);
   cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1", cluster_controller}, **rt);
   op.start();
   int sig = -1;
@@ -256,7 +292,10 @@ int run_server(const Flags& f) {
     // not hold on to what a burst of writes once needed.
     struct timespec every {30, 0};
     sig = sigtimedwait(&stop_signals, nullptr, &every);
-    if (sig < 0) ::malloc_trim(0);
+    if (sig < 0) {
+      ::malloc_trim(0);
+      publish_engines(engines_client, data_root);  // written only when the list changed
+    }
   }
   core::log_info("server", std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
   op.stop();  // first the operator, so that its connections are closed

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/process.h"
 #include "instance/config.h"
+#include "instance/engines.h"
 #include "runtime/local/netns.h"
 #include "runtime/local/redirect.h"
 
@@ -185,6 +186,10 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
     cfg.cluster = c.str();
     cfg.role = spec.role;
     cfg.parameters = spec.parameters;
+    auto engine = instance::find_engine(opts_.data_root, spec.engine);
+    if (!engine) return std::unexpected(engine.error());
+    cfg.engine = engine->version;
+    cfg.bin_dir = engine->system ? "" : engine->bin_dir;
     if (spec.role == "replica") {
       const Node* pn = nullptr;
       std::string pdir = find_instance(c, spec.primary, &pn);
@@ -314,11 +319,22 @@ core::Status LocalRuntime::restart(const ClusterKey& c, const std::string& name,
               if_postmaster_pid > 0 ? core::Json{{"ifPostmasterPid", if_postmaster_pid}}.dump() : std::string());
 }
 
+core::Result<std::string> LocalRuntime::resolve_engine(const std::string& engine) {
+  auto e = instance::find_engine(opts_.data_root, engine);
+  if (!e) return std::unexpected(e.error());
+  return e->version;
+}
+
 core::Result<std::vector<std::string>> LocalRuntime::configure(const ClusterKey& c, const std::string& name,
-                                                               const std::map<std::string, std::string>& parameters,
-                                                               bool reload) {
-  auto r = call_ms(c, name, "POST", "/v1/configure", std::chrono::seconds(30),
-                   core::Json{{"parameters", parameters}, {"reload", reload}}.dump());
+                                                               const Configuration& config, bool reload) {
+  core::Json body = {{"parameters", config.parameters}, {"reload", reload}};
+  if (!config.engine.empty()) {
+    auto e = instance::find_engine(opts_.data_root, config.engine);
+    if (!e) return std::unexpected(e.error());
+    body["engine"] = {{"version", e->version}, {"binDir", e->system ? std::string() : e->bin_dir}};
+    if (e->system) body["engine"]["binDir"] = instance::kBinDir;
+  }
+  auto r = call_ms(c, name, "POST", "/v1/configure", std::chrono::seconds(30), body.dump());
   if (!r) return std::unexpected(r.error());
   auto j = core::parse_json(*r);
   if (!j || !j->is_object() || !j->value("ok", false)) return core::fail(Code::kInternal, name + ": unexpected answer to configure: " + *r);
@@ -412,6 +428,7 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.orphan_window_us = j->value("orphanWindowUs", int64_t{-1});
   s.last_error = j->value("lastError", "");
   s.start_failures = j->value("startFailures", 0);
+  s.engine = j->value("engine", "");
   auto strings = [&](const char* k, std::map<std::string, std::string>& out) {
     if (auto it = j->find(k); it != j->end() && it->is_object()) {
       for (const auto& [n, v] : it->items()) out[n] = v.is_string() ? v.get<std::string>() : v.dump();

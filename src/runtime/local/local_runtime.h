@@ -62,8 +62,8 @@ class LocalRuntime : public Runtime {
   core::Status detach(const ClusterKey& c, const std::string& name) override;
   core::Status restart(const ClusterKey& c, const std::string& name, int if_postmaster_pid) override;
   core::Result<std::vector<std::string>> configure(const ClusterKey& c, const std::string& name,
-                                                   const std::map<std::string, std::string>& parameters,
-                                                   bool reload) override;
+                                                   const Configuration& config, bool reload) override;
+  core::Result<std::string> resolve_engine(const std::string& engine) override;
   core::Status set_sync_standbys(const ClusterKey& c, const std::string& on, const std::vector<std::string>& standbys,
                                  int k) override;
   core::Status ensure_cluster_manager(const ClusterKey& c) override;
