@@ -1,5 +1,6 @@
 #include "api/cluster.h"
 
+#include "api/instance_class.h"
 #include "api/parameters.h"
 
 #include <algorithm>
@@ -56,10 +57,6 @@ void ClusterSpec::check_new(const std::string& path, FieldErrors& errs) const {
   auto not_yet = [&](const char* field, const std::string& what) {
     errs.push_back({join_path(path, field), "is not implemented in this release (" + what + "); leave it unset"});
   };
-  if (!resources.cpu.empty() && check_quantity(resources.cpu).empty()) not_yet("resources.cpu", "instances run without CPU limits");
-  if (!resources.memory.empty() && check_quantity(resources.memory).empty()) {
-    not_yet("resources.memory", "instances run without memory limits");
-  }
   if (!storage.size.empty() && check_quantity(storage.size).empty()) {
     not_yet("storage.size", "instances use the data root's file system without a size of their own");
   }
@@ -103,6 +100,24 @@ void ClusterSpec::check(const std::string& path, FieldErrors& errs) const {
   if (endpoints.readWritePort != 0 && endpoints.readWritePort == endpoints.readOnlyPort) {
     errs.push_back({join_path(path, "endpoints.readOnlyPort"),
                     "must differ from spec.endpoints.readWritePort (" + std::to_string(endpoints.readWritePort) + ")"});
+  }
+  if (!resources.klass.empty() && (!resources.cpu.empty() || !resources.memory.empty())) {
+    errs.push_back({join_path(path, "resources.class"), "cannot be set together with spec.resources.cpu or "
+                                                         "spec.resources.memory (a class names both)"});
+  }
+  if (!resources.klass.empty()) {
+    static const std::regex name("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$");
+    if (!std::regex_match(resources.klass, name)) {
+      errs.push_back({join_path(path, "resources.class"), "must be a ConfigMap key such as polar.pg.x2.medium (lowercase "
+                                                           "letters, digits, '-' and '.'), got \"" + resources.klass + "\""});
+    }
+  }
+  if (auto m = memory_bytes(resources.memory); m && *m < (int64_t{256} << 20)) {
+    errs.push_back({join_path(path, "resources.memory"), "must be at least 256Mi (PostgreSQL with its memory parameters "
+                                                          "sized from it), got " + resources.memory});
+  }
+  if (auto c = cpu_millis(resources.cpu); c && *c < 100) {
+    errs.push_back({join_path(path, "resources.cpu"), "must be at least 100m, got " + resources.cpu});
   }
   for (const auto& [name, value] : parameters) {
     if (!check_parameter_name(name).empty()) continue;  // said by the decoder

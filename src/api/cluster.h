@@ -27,14 +27,18 @@ struct StandbySpec {
 
 struct ResourcesSpec {
   static constexpr bool kSchemaStruct = true;
-  std::string cpu;     // not implemented yet: refused when set (ClusterSpec::check)
+  std::string cpu;
   std::string memory;
+  std::string klass;  // "class"
   template <class V>
   void fields(V& v) {
-    v.field("cpu", cpu, Rules("CPU per instance (a quantity: 500m, 2); not implemented in this release: refused when set")
-                            .with(check_quantity, kQuantityPattern));
-    v.field("memory", memory, Rules("Memory per instance (a quantity: 512Mi, 4Gi); not implemented in this release: refused when set")
-                                  .with(check_quantity, kQuantityPattern));
+    v.field("cpu", cpu, Rules("CPU per instance (a quantity: 500m, 2): a cgroup CPU quota on each instance's "
+                              "PostgreSQL processes").with(check_quantity, kQuantityPattern));
+    v.field("memory", memory, Rules("Memory per instance (a quantity: 512Mi, 4Gi): a cgroup memory limit; sizes "
+                                    "shared_buffers (25%), effective_cache_size (75%), maintenance_work_mem and "
+                                    "work_mem unless spec.parameters sets them").with(check_quantity, kQuantityPattern));
+    v.field("class", klass, Rules("A named instance class (the ConfigMap polarstack-instance-classes in the cluster's "
+                                  "namespace, e.g. polar.pg.x2.medium) instead of cpu and memory"));
   }
 };
 
@@ -156,6 +160,7 @@ struct InstanceStatus {
   std::string host;
   std::map<std::string, std::string> parameters;
   std::vector<std::string> pendingRestart;
+  std::string cpu, memory;
   template <class V>
   void fields(V& v) {
     v.field("name", name, Rules("Instance name").require());
@@ -170,6 +175,8 @@ struct InstanceStatus {
     v.field("parameters", parameters, Rules("The parameters of spec.parameters as PostgreSQL runs them (current_setting)"));
     v.field("pendingRestart", pendingRestart,
             Rules("Parameters whose new value PostgreSQL takes only at its next start (pg_settings.pending_restart)"));
+    v.field("cpu", cpu, Rules("Its CPU limit (its class; empty: none)"));
+    v.field("memory", memory, Rules("Its memory limit (its class; empty: none)"));
   }
 };
 

@@ -12,7 +12,7 @@ std::atomic<bool> accept_unimplemented{false};
 bool operation_type_implemented(const std::string& type) {
   return type == "Create" || type == "Delete" || type == "ScaleReaders" || type == "Switchover" ||
          type == "RestartInstance" || type == "RestartCluster" || type == "UpdateParameters" ||
-         type == "UpgradeMinorVersion";
+         type == "UpgradeMinorVersion" || type == "ChangeClass";
 }
 
 void accept_unimplemented_operation_types(bool accept) { accept_unimplemented = accept; }
@@ -22,7 +22,7 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
   if (known && !operation_type_implemented(type) && !accept_unimplemented) {
     errs.push_back({join_path(path, "type"), type + " is not implemented in this release (implemented: Create, Delete, "
                                                     "ScaleReaders, Switchover, RestartInstance, RestartCluster, UpdateParameters, "
-                                                    "UpgradeMinorVersion)"});
+                                                    "UpgradeMinorVersion, ChangeClass)"});
     return;
   }
   // A field the type does not use would be stored and ignored: refused instead.
@@ -41,8 +41,10 @@ void OperationSpec::check_new(const std::string& path, FieldErrors& errs) const 
     only_for("node", !node.empty(), {"MigrateInstance"});
     only_for("method", !method.empty(), {"RestartInstance"});
     only_for("readers", readers.has_value(), {"ScaleReaders", "Create"});
-    only_for("parameters", !parameters.empty(), {"UpdateParameters", "Create"});
-    only_for("version", !version.empty(), {"UpgradeMinorVersion", "Create"});
+    only_for("parameters", !parameters.empty(), {"Create", "UpdateParameters", "UpgradeMinorVersion", "ChangeClass"});
+    only_for("version", !version.empty(), {"Create", "UpdateParameters", "UpgradeMinorVersion", "ChangeClass"});
+    bool has_resources = !resources.cpu.empty() || !resources.memory.empty() || !resources.klass.empty();
+    only_for("resources", has_resources, {"Create", "UpdateParameters", "UpgradeMinorVersion", "ChangeClass"});
   }
 }
 

@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "api/cluster.h"
 #include "api/meta.h"
 
 namespace polarstack::api {
 
 inline const std::vector<std::string> kOperationTypes = {
     "Create", "Delete", "ScaleReaders", "Switchover", "RestartInstance", "RestartCluster",
-    "UpdateParameters", "UpgradeMinorVersion", "RebuildInstance", "MigrateInstance"};
+    "UpdateParameters", "UpgradeMinorVersion", "ChangeClass", "RebuildInstance", "MigrateInstance"};
 
 // Types this release has a workflow for. The others are part of the API (they come with
 // later issues) and admission refuses them with a reason instead of storing them.
@@ -33,6 +34,7 @@ struct OperationSpec {
   std::optional<int32_t> readers;
   std::map<std::string, std::string> parameters;
   std::string version;
+  ResourcesSpec resources;
   bool resume = false;
   bool cancel = false;
 
@@ -49,10 +51,10 @@ struct OperationSpec {
                 .one_of({"", "Switchover", "InPlace"}));
     v.field("readers", readers, Rules("Reader count (ScaleReaders; Create, derived by the operator)").range(0, 15));
     v.field("parameters", parameters,
-            Rules("The cluster's spec.parameters this run applies (UpdateParameters and Create, derived by the operator "
-                  "from a change of spec.parameters)"));
-    v.field("version", version,
-            Rules("The cluster's spec.version this run installs (UpgradeMinorVersion and Create, derived by the operator)"));
+            Rules("The cluster's spec.parameters this run applies (Create, UpdateParameters, UpgradeMinorVersion, "
+                  "ChangeClass: derived by the operator, a snapshot of the cluster's spec)"));
+    v.field("version", version, Rules("The cluster's spec.version this run installs (the same types)"));
+    v.field("resources", resources, Rules("The cluster's spec.resources this run gives each instance (the same types)"));
     v.field("resume", resume, Rules("Set to resume an Interrupted operation"));
     v.field("cancel", cancel, Rules("Set to cancel the operation"));
   }

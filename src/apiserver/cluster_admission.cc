@@ -1,6 +1,7 @@
 #include "apiserver/cluster_admission.h"
 
 #include "api/cluster.h"
+#include "api/instance_class.h"
 
 namespace polarstack::apiserver {
 
@@ -67,6 +68,41 @@ core::Status check_version_installed(const Json& cluster) {
 
 void set_installed_engines(std::function<std::vector<std::string>()> list) { installed_engines = std::move(list); }
 
+namespace {
+std::function<std::string()> limits_unsupported;
+}  // namespace
+
+void set_limits_support(std::function<std::string()> why_not) { limits_unsupported = std::move(why_not); }
+
+core::Status check_cluster_resources(Store& store, const std::string& ns, const Json& cluster) {
+  const Json* r = core::find_path(cluster, "spec.resources");
+  if (!r || !r->is_object()) return {};
+  std::string klass = r->value("class", ""), cpu = r->value("cpu", ""), memory = r->value("memory", "");
+  if (klass.empty() && cpu.empty() && memory.empty()) return {};
+  if (limits_unsupported) {
+    if (std::string why = limits_unsupported(); !why.empty()) {
+      return invalid(cluster, "spec.resources", "cannot be enforced here: " + why + " (leave spec.resources unset)");
+    }
+  }
+  if (klass.empty()) return {};
+  auto stored = store.get("core/configmaps/" + ns + "/" + api::kClassesConfigMap);
+  Json data = Json::object();
+  if (stored) {
+    if (auto cm = core::parse_json(*stored->data)) data = cm->value("data", Json::object());
+  }
+  if (!data.contains(klass)) {
+    std::string known;
+    for (const auto& [k, v] : data.items()) known += (known.empty() ? "" : ", ") + k;
+    return invalid(cluster, "spec.resources.class", "no instance class \"" + klass + "\" in ConfigMap " + ns + "/" +
+                                                        api::kClassesConfigMap + " (classes: " + (known.empty() ? "none" : known) + ")");
+  }
+  std::string why;
+  if (!data[klass].is_string() || !api::parse_class(data[klass].get<std::string>(), &why)) {
+    return invalid(cluster, "spec.resources.class", "instance class \"" + klass + "\" is malformed: " + why);
+  }
+  return {};
+}
+
 core::Status check_cluster_create(const Json& cluster) {
   if (auto st = check_version_installed(cluster); !st) return st;
   auto spec = api::decode<api::ClusterSpec>(cluster.value("spec", Json::object()), "spec", "spec");
@@ -127,7 +163,7 @@ core::Status check_cluster_update(const Json& current, const Json& next) {
   if (core::string_at(current, "spec.version") != core::string_at(next, "spec.version")) {
     if (auto st = check_version_installed(next); !st) return st;
   }
-  for (const char* f : {"resources", "storage.size", "storage.autoGrow", "replication",
+  for (const char* f : { "storage.size", "storage.autoGrow", "replication",
                         "standby", "endpoints"}) {
     const Json* a = core::find_path(current, std::string("spec.") + f);
     const Json* b = core::find_path(next, std::string("spec.") + f);
@@ -135,7 +171,7 @@ core::Status check_cluster_update(const Json& current, const Json& next) {
     if ((a ? *a : Json()) != (b ? *b : Json())) {
       return invalid(next, std::string("spec.") + f,
                      "cannot be changed on an existing cluster in this release (only spec.readers, spec.primary, "
-                     "spec.parameters, spec.version, spec.storage.retainOnDelete and spec.ha can)");
+                     "spec.parameters, spec.version, spec.resources, spec.storage.retainOnDelete and spec.ha can)");
     }
   }
   auto old_spec = api::decode<api::ClusterSpec>(current.value("spec", Json::object()), "spec", "spec");

@@ -23,5 +23,11 @@ core::Status check_cluster_primary(const core::Json& cluster);
 // Where admission learns which PostgreSQL builds are installed (instance/engines.h),
 // for spec.version: "15.<minor>" must be one of them. Unset: not checked.
 void set_installed_engines(std::function<std::vector<std::string>()> list);
+// Where admission learns whether CPU and memory limits can be enforced ("" if they can,
+// else why not); spec.resources is refused with that reason. Unset: not checked.
+void set_limits_support(std::function<std::string()> why_not);
+// spec.resources: enforceable here, and a class the ConfigMap polarstack-instance-classes
+// of the cluster's namespace defines.
+core::Status check_cluster_resources(Store& store, const std::string& ns, const core::Json& cluster);
 
 }  // namespace polarstack::apiserver

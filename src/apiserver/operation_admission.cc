@@ -25,7 +25,8 @@ core::Status check_operation_create(Store& store, const std::string& ns, const J
   // The operator derives these from a change of the cluster's spec.parameters (the one
   // place the cluster's parameters are declared); one asked for directly would leave
   // the instances different from the spec, and nothing would bring them back.
-  for (auto [type, field] : {std::pair{"UpdateParameters", "spec.parameters"}, std::pair{"UpgradeMinorVersion", "spec.version"}}) {
+  for (auto [type, field] : {std::pair{"UpdateParameters", "spec.parameters"}, std::pair{"UpgradeMinorVersion", "spec.version"},
+                              std::pair{"ChangeClass", "spec.resources"}}) {
     if (core::string_at(op, "spec.type") != type) continue;
     const Json* labels = core::find_path(op, "metadata.labels");
     if (!labels || !labels->is_object() || labels->value("polarstack.io/derived", "") != "true") {

@@ -153,6 +153,7 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
   if (rt.ours() && rt.kind == "PolarDBCluster") {
     if (auto st = check_cluster_create(body); !st) return fail(st.error());
     if (auto st = check_cluster_ports(store_, ns, body); !st) return fail(st.error());
+    if (auto st = check_cluster_resources(store_, ns, body); !st) return fail(st.error());
     if (auto st = check_cluster_primary(body); !st) return fail(st.error());
   }
   std::string name = core::string_at(body, "metadata.name");
@@ -214,6 +215,11 @@ core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, co
   }
   if (!status && rt.ours() && rt.kind == "PolarDBCluster") {
     if (auto st = check_cluster_update(current, result); !st) return fail(st.error());
+    const Json* had = core::find_path(current, "spec.resources");
+    const Json* has = core::find_path(result, "spec.resources");
+    if ((had ? *had : Json()) != (has ? *has : Json()) && core::string_at(result, "metadata.deletionTimestamp").empty()) {
+      if (auto st = check_cluster_resources(store_, ns, result); !st) return fail(st.error());
+    }
   }
   bool deleting = current["metadata"].contains("deletionTimestamp");
   Json old_fin = finalizers_of(current), new_fin = finalizers_of(result);

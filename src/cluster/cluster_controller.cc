@@ -147,6 +147,8 @@ Json ClusterController::observed_status(const Json& cluster) {
                  {"host", i.host}};
     if (!st.applied_parameters.empty()) inst["parameters"] = st.applied_parameters;
     if (!st.pending_restart.empty()) inst["pendingRestart"] = st.pending_restart;
+    if (!st.cpu.empty()) inst["cpu"] = st.cpu;
+    if (!st.memory.empty()) inst["memory"] = st.memory;
     if (st.ready && role == "replica") ++ready_readers;
     if (st.ready) ++ready;
     else not_ready.push_back(i.name + (st.last_error.empty() ? "" : " (" + st.last_error + ")"));

@@ -170,6 +170,7 @@ void OperationController::start(Op& op) {
   if (spec.contains("readers")) ctx["readers"] = std::to_string(spec["readers"].get<int>());
   // The spec this run implements (UpdateParameters, Create): a snapshot, never re-read.
   if (spec.contains("parameters") && spec["parameters"].is_object()) ctx["parameters"] = spec["parameters"].dump();
+  if (spec.contains("resources") && spec["resources"].is_object()) ctx["resources"] = spec["resources"].dump();
   auto inst = engine_.start(op.id, op.type, ctx);
   if (!inst) {
     core::log_warn("operations", "cannot start " + op.id + ": " + inst.error().message);

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <optional>
 
+#include "api/instance_class.h"
 #include "cluster/rollout.h"
 #include "cluster/workflow_steps.h"
 #include "core/log.h"
+#include "core/lsn.h"
 
 namespace polarstack::cluster::detail {
 
@@ -44,15 +46,17 @@ std::string engine_of(Deps& d, const runtime::InstanceState& s) {
   return sys ? *sys : "";
 }
 
-// What a run sets on every instance: the context's parameters and engine.
+// What a run sets on every instance (decided by plan), and what it rolls back to.
 runtime::Configuration target(const StepInput& in) {
-  return {parse_parameters(ctx(in, "parameters")), ctx(in, "engine")};
+  return {parse_parameters(ctx(in, "parameters")), ctx(in, "engine"), ctx(in, "cpu"), ctx(in, "memory")};
 }
 runtime::Configuration previous(const StepInput& in) {
-  return {parse_parameters(ctx(in, "previous")), ctx(in, "previousEngine")};
+  return {parse_parameters(ctx(in, "previous")), ctx(in, "previousEngine"), ctx(in, "previousCpu"),
+          ctx(in, "previousMemory")};
 }
 bool configured_with(Deps& d, const runtime::InstanceState& s, const runtime::Configuration& want) {
-  return s.parameters == want.parameters && engine_of(d, s) == want.engine;
+  return s.parameters == want.parameters && engine_of(d, s) == want.engine && s.cpu == want.cpu &&
+         s.memory == want.memory;
 }
 
 // Waits for a healthy cluster, then decides from the primary's parameters and engine how
@@ -71,14 +75,16 @@ StepResult plan(Deps& d, const StepInput& in) {
   if (auto r = wait_ready(d, in, names); r.kind != StepResult::Kind::kDone) return r;
   auto ps = d.rt.instance_state(c, primary);
   if (!ps) return StepResult::retry(ps.error().message);
-  bool carries_parameters = in.instance.context.count("parameters") && in.instance.definition == "UpdateParameters";
-  Parameters next = carries_parameters ? parse_parameters(ctx(in, "parameters")) : ps->parameters;
-  std::string old_engine = engine_of(d, *ps), next_engine = old_engine;
-  if (!ctx(in, "version").empty()) {
-    auto v = d.rt.resolve_engine(ctx(in, "version"));
-    if (!v) return StepResult::fail("EngineNotInstalled", v.error().message);
-    next_engine = *v;
+  auto want = wanted_configuration(d, in);
+  if (!want) {
+    if (want.error().code == core::Code::kNotFound || want.error().code == core::Code::kInvalid) {
+      return StepResult::fail("ConfigurationInvalid", want.error().message);
+    }
+    return StepResult::retry(want.error().message);
   }
+  Parameters next = want->parameters;
+  std::string old_engine = engine_of(d, *ps), next_engine = want->engine;
+  bool limits_change = want->cpu != ps->cpu || want->memory != ps->memory;
   ParameterRollout rollout = plan_parameters(ps->parameters, next);
   if (!rollout.refused.empty()) return StepResult::fail("ConflictingOrder", rollout.refused);
   // Another build is a restart of every instance (replicas first), whatever the parameters say.
@@ -87,13 +93,15 @@ StepResult plan(Deps& d, const StepInput& in) {
     rollout.mode = ParameterRollout::Mode::kReplicasFirst;
     rollout.need_restart.push_back("engine " + old_engine + " -> " + next_engine);
   }
+  // New limits alone apply live: a configuration without a restart.
+  if (limits_change && rollout.mode == ParameterRollout::Mode::kNothing) rollout.mode = ParameterRollout::Mode::kReload;
   // An instance whose configuration differs from the primary's (left so by a run
   // interrupted before this one) gets the new parameters too, by the same means.
   RolloutOrder order = rollout_order(rollout.mode, primary, replicas);
   if (rollout.mode == ParameterRollout::Mode::kNothing) {
     for (const auto& n : replicas) {
       auto s = d.rt.instance_state(c, n);
-      if (s && !configured_with(d, *s, {next, next_engine})) {
+      if (s && !configured_with(d, *s, *want)) {
         ParameterRollout own = plan_parameters(s->parameters, next);
         if (engine_of(d, *s) != next_engine) own.need_restart.push_back("engine");
         if (own.need_restart.empty() && rollout.mode == ParameterRollout::Mode::kNothing) {
@@ -129,7 +137,12 @@ StepResult plan(Deps& d, const StepInput& in) {
       break;
   }
   std::string what = next_engine != old_engine ? "PostgreSQL " + old_engine + " -> " + next_engine
-                                               : "parameters " + list(rollout.changed);
+                     : limits_change ? "class cpu " + (ps->cpu.empty() ? "unlimited" : ps->cpu) + " -> " +
+                                           (want->cpu.empty() ? "unlimited" : want->cpu) + ", memory " +
+                                           (ps->memory.empty() ? "unlimited" : ps->memory) + " -> " +
+                                           (want->memory.empty() ? "unlimited" : want->memory) +
+                                           (rollout.changed.empty() ? "" : ", parameters " + list(rollout.changed))
+                                     : "parameters " + list(rollout.changed);
   event(d, c, "Normal", "ParametersPlanned", what + ": " + how);
   return StepResult::done({{"mode", mode_name(rollout.mode)},
                            {"order", join_pids(pids)},
@@ -137,6 +150,10 @@ StepResult plan(Deps& d, const StepInput& in) {
                            {"engine", next_engine},
                            {"previous", dump(ps->parameters)},
                            {"previousEngine", old_engine},
+                           {"cpu", want->cpu},
+                           {"memory", want->memory},
+                           {"previousCpu", ps->cpu},
+                           {"previousMemory", ps->memory},
                            {"primary", primary},
                            {"pauseHa", primary_in_place ? "true" : "false"},
                            {"noop", order.switchover ? "false" : "true"},
@@ -162,7 +179,24 @@ std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::
   if (!s) return StepResult::retry(s.error().message);
   if (!s->reachable) return StepResult::wait("waiting for the instance manager of " + name + ": " + s->last_error, d.opts.poll);
   if (!configured_with(d, *s, next)) {
+    // A replica restarts only once it has replayed its primary's last start: a primary
+    // restarted with a lower max_connections (and the like) wrote it there, and a replica
+    // that starts from before it refuses to (insufficient parameter settings).
+    if (s->role == "replica") {
+      auto all = d.rt.list_instances(c);
+      if (!all) return StepResult::retry(all.error().message);
+      std::string primary = primary_of(d, c, *all);
+      auto ps = primary.empty() ? core::Result<runtime::InstanceState>(runtime::InstanceState{}) : d.rt.instance_state(c, primary);
+      if (!ps) return StepResult::retry(ps.error().message);
+      auto want = core::parse_lsn(ps->start_lsn), have = core::parse_lsn(s->lsn);
+      if (ps->start_lsn.empty() || !want || !have || *have < *want) {
+        return StepResult::wait("waiting for " + name + " to replay " + primary + "'s start (" +
+                                    (ps->start_lsn.empty() ? "not known yet" : ps->start_lsn) + ", at " + s->lsn + ")",
+                                d.opts.poll);
+      }
+    }
     auto errs = d.rt.configure(c, name, next, false);
+    if (!errs && errs.error().code == core::Code::kUnsupported) return StepResult::fail("LimitsUnavailable", errs.error().message);
     if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
     return StepResult::wait("configured " + name + "; restarting it", std::chrono::milliseconds(1));
   }
@@ -201,6 +235,7 @@ StepResult apply(Deps& d, const StepInput& in) {
   if (ctx(in, "mode") == "Reload") {
     for (const auto& [name, pid] : order) {
       auto errs = d.rt.configure(c, name, next, true);
+      if (!errs && errs.error().code == core::Code::kUnsupported) return StepResult::fail("LimitsUnavailable", errs.error().message);
       if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
       if (!errs->empty()) {
         std::string why;
@@ -265,7 +300,9 @@ StepResult rollback(Deps& d, const StepInput& in) {
                     ": " + ctx(in, "rollbackReason");
   event(d, c, "Warning", "ParametersRolledBack", msg);
   return StepResult::interrupt("ParametersRejected", msg + "; fix spec." +
-                                                        (in.instance.definition == "UpgradeMinorVersion" ? "version" : "parameters") +
+                                                        (in.instance.definition == "UpgradeMinorVersion" ? "version"
+                                                         : in.instance.definition == "ChangeClass"       ? "resources"
+                                                                                                         : "parameters") +
                                                         " (or resume to try again)");
 }
 
@@ -274,7 +311,10 @@ StepResult finish(Deps& d, const StepInput& in) {
   std::string mode = ctx(in, "mode");
   std::string names;
   for (const auto& [n, p] : split_pids(ctx(in, "order"))) names += (names.empty() ? "" : ", ") + n;
-  std::string what = ctx(in, "engine") != ctx(in, "previousEngine") ? "PostgreSQL " + ctx(in, "engine") : "parameters";
+  std::string what = ctx(in, "engine") != ctx(in, "previousEngine") ? "PostgreSQL " + ctx(in, "engine")
+                     : (ctx(in, "cpu") != ctx(in, "previousCpu") || ctx(in, "memory") != ctx(in, "previousMemory"))
+                         ? "class (cpu " + ctx(in, "cpu") + ", memory " + ctx(in, "memory") + ")"
+                         : "parameters";
   std::string msg = mode == "Nothing" ? "nothing to change"
                     : mode == "Reload" ? what + " reloaded on " + names
                                        : what + " applied by restarting " + names +
@@ -285,6 +325,40 @@ StepResult finish(Deps& d, const StepInput& in) {
 }
 
 }  // namespace
+
+core::Result<runtime::Configuration> wanted_configuration(Deps& d, const StepInput& in) {
+  runtime::Configuration out;
+  auto c = key_of(in);
+  Parameters user = parse_parameters(ctx(in, "parameters"));
+  auto res = core::parse_json(ctx(in, "resources").empty() ? "{}" : ctx(in, "resources"));
+  if (res && res->is_object()) {
+    out.cpu = res->value("cpu", "");
+    out.memory = res->value("memory", "");
+    std::string klass = res->value("class", "");
+    if (!klass.empty()) {
+      auto cm = d.api.get_config_map(c.ns, api::kClassesConfigMap);
+      if (!cm && cm.error().code != core::Code::kNotFound) return std::unexpected(cm.error());
+      const Json data = cm ? cm->value("data", Json::object()) : Json::object();
+      if (!data.contains(klass) || !data[klass].is_string()) {
+        std::string known;
+        for (const auto& [k, v] : data.items()) known += (known.empty() ? "" : ", ") + k;
+        return core::fail(core::Code::kNotFound, "no instance class \"" + klass + "\" in ConfigMap " + c.ns + "/" +
+                                                     api::kClassesConfigMap + " (classes: " + (known.empty() ? "none" : known) + ")");
+      }
+      std::string why;
+      auto parsed = api::parse_class(data[klass].get<std::string>(), &why);
+      if (!parsed) return core::fail(core::Code::kInvalid, "instance class \"" + klass + "\": " + why);
+      out.cpu = parsed->cpu;
+      out.memory = parsed->memory;
+    }
+  }
+  out.parameters = api::effective_parameters(user, api::memory_bytes(out.memory));
+  std::string version = ctx(in, "version");
+  auto v = d.rt.resolve_engine(version.empty() ? "15" : version);
+  if (!v) return std::unexpected(v.error());
+  out.engine = *v;
+  return out;
+}
 
 workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp, const std::string& name) {
   workflow::Definition def;

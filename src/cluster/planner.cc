@@ -14,8 +14,14 @@ struct Derived {
   int64_t generation = 0;
   int readers = -1;
   Json parameters = Json::object();  // Create, UpdateParameters: the spec.parameters it applies
-  std::string version;               // Create, UpgradeMinorVersion: the spec.version it installs
+  std::string version;               // ... the spec.version it installs
+  Json resources = Json::object();   // ... the spec.resources it gives each instance
+  bool legacy = false;               // a Create of a release before these snapshots
 };
+
+bool rollout_type(const std::string& t) {
+  return t == "UpdateParameters" || t == "UpgradeMinorVersion" || t == "ChangeClass";
+}
 
 bool finished(const std::string& phase) { return phase == "Succeeded" || phase == "Cancelled"; }
 // Still to run or running (Failed is an end too, if not a happy one).
@@ -32,6 +38,17 @@ Json parameters_of(const Json& obj) {
 }
 
 // spec.version ("15" when absent: the default, and what a Create of an earlier release installed).
+// spec.resources without its unset members.
+Json resources_of(const Json& obj) {
+  Json out = Json::object();
+  if (const Json* r = core::find_path(obj, "spec.resources"); r && r->is_object()) {
+    for (const auto& [k, v] : r->items()) {
+      if (!(v.is_null() || (v.is_string() && v.get<std::string>().empty()))) out[k] = v;
+    }
+  }
+  return out;
+}
+
 std::string version_of(const Json& obj) {
   std::string v = core::string_at(obj, "spec.version");
   return v.empty() ? "15" : v;
@@ -51,8 +68,12 @@ Json new_operation(const Json& cluster, const std::string& type, int64_t generat
              {"spec", {{"clusterRef", name}, {"type", type}}}};
   if (readers) op["spec"]["readers"] = *readers;
   if (!target.empty()) op["spec"]["target"] = target;
-  if (type == "Create" || type == "UpdateParameters") op["spec"]["parameters"] = parameters_of(cluster);
-  if (type == "Create" || type == "UpgradeMinorVersion") op["spec"]["version"] = version_of(cluster);
+  // Create and the rollouts carry the instances' whole configuration, a snapshot.
+  if (type == "Create" || rollout_type(type)) {
+    op["spec"]["parameters"] = parameters_of(cluster);
+    op["spec"]["version"] = version_of(cluster);
+    if (!resources_of(cluster).empty()) op["spec"]["resources"] = resources_of(cluster);
+  }
   return op;
 }
 }  // namespace
@@ -90,6 +111,8 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     d.target = core::string_at(o, "spec.target");
     d.parameters = parameters_of(o);
     d.version = version_of(o);
+    d.resources = resources_of(o);
+    d.legacy = d.type == "Create" && core::string_at(o, "spec.version").empty();
     derived.push_back(d);
   }
   std::sort(derived.begin(), derived.end(), [](const Derived& a, const Derived& b) { return a.generation < b.generation; });
@@ -138,39 +161,33 @@ Plan plan(const Json& cluster, const std::vector<Json>& operations) {
     return p;
   }
   if (!want.empty() && switchover && switchover->phase != "Succeeded") return p;  // not (yet) what the spec says
-  // spec.parameters: an UpdateParameters whenever they differ from what the latest
-  // derived Create or UpdateParameters applied, once nothing else derived runs.
-  const Derived* params = nullptr;
+  // spec.parameters, spec.version, spec.resources: whenever they differ from what the
+  // latest derived Create or rollout applied, once nothing else derived runs, a rollout
+  // named after the most far-reaching change (UpgradeMinorVersion, ChangeClass,
+  // UpdateParameters) that applies all of them. A Create of an earlier release carried
+  // none: its parameters count as empty (a no-op rollout, if any), its resources as the
+  // cluster's (they did nothing then and are not acted on until changed).
+  const Derived* config = nullptr;
   for (const auto& d : derived) {
-    if (d.type == "Create" || d.type == "UpdateParameters") params = &d;
+    if (d.type == "Create" || rollout_type(d.type)) config = &d;
   }
-  if (params && params->parameters != parameters_of(cluster)) {
-    if (!busy && latest->phase == "Succeeded") {
-      p.create = new_operation(cluster, "UpdateParameters", generation, std::nullopt);
-      // One rolled back (Interrupted) waits for a human no more: the newer spec replaces it.
-      for (const auto& d : derived) {
-        if (d.type == "UpdateParameters" && !finished(d.phase) && d.phase != "Failed") p.supersede.push_back(d.name);
+  if (config) {
+    bool params = config->parameters != parameters_of(cluster);
+    bool version = config->version != version_of(cluster);
+    bool resources = !config->legacy && config->resources != resources_of(cluster);
+    if (params || version || resources) {
+      if (!busy && latest->phase == "Succeeded") {
+        std::string type = version ? "UpgradeMinorVersion" : resources ? "ChangeClass" : "UpdateParameters";
+        p.create = new_operation(cluster, type, generation, std::nullopt);
+        // One rolled back (Interrupted) waits for a human no more: the newer spec replaces it.
+        for (const auto& d : derived) {
+          if (rollout_type(d.type) && !finished(d.phase) && d.phase != "Failed") p.supersede.push_back(d.name);
+        }
       }
+      return p;
     }
-    return p;
+    if (config->type != "Create" && config->phase != "Succeeded") return p;  // not (yet) applied
   }
-  if (params && params->type == "UpdateParameters" && params->phase != "Succeeded") return p;  // not (yet) applied
-  // spec.version: an UpgradeMinorVersion whenever it differs from what the latest derived
-  // Create or UpgradeMinorVersion installed, the same way.
-  const Derived* version = nullptr;
-  for (const auto& d : derived) {
-    if (d.type == "Create" || d.type == "UpgradeMinorVersion") version = &d;
-  }
-  if (version && version->version != version_of(cluster)) {
-    if (!busy && latest->phase == "Succeeded") {
-      p.create = new_operation(cluster, "UpgradeMinorVersion", generation, std::nullopt);
-      for (const auto& d : derived) {
-        if (d.type == "UpgradeMinorVersion" && !finished(d.phase) && d.phase != "Failed") p.supersede.push_back(d.name);
-      }
-    }
-    return p;
-  }
-  if (version && version->type == "UpgradeMinorVersion" && version->phase != "Succeeded") return p;
   // Nothing new to do: the spec is observed once the latest run has succeeded.
   if (latest->phase == "Succeeded") {
     const Json* og = core::find_path(cluster, "status.observedGeneration");

@@ -15,6 +15,8 @@ class ClusterApi {
   virtual ~ClusterApi() = default;
   virtual core::Result<core::Json> get_cluster(const std::string& ns, const std::string& name) = 0;
   // Merge patch of the object itself (metadata, e.g. finalizers).
+  // A ConfigMap (kNotFound when there is none), e.g. the instance classes.
+  virtual core::Result<core::Json> get_config_map(const std::string& ns, const std::string& name) = 0;
   virtual core::Status patch_cluster(const std::string& ns, const std::string& name, const core::Json& merge_patch) = 0;
   // Creates the Secret if it does not exist (an existing one is left as it is).
   virtual core::Status ensure_secret(const std::string& ns, const std::string& name,

@@ -47,7 +47,13 @@ std::vector<workflow::Step> switchover_compensation(const std::shared_ptr<Deps>&
 std::string join_pids(const std::vector<std::pair<std::string, int>>& pids);
 std::vector<std::pair<std::string, int>> split_pids(const std::string& text);
 
-// UpdateParameters or UpgradeMinorVersion (parameter_workflow.cc): the same rollout of
+// The instance configuration a run's snapshot (context parameters, version, resources)
+// asks for: the class resolved from its ConfigMap, the parameters sized by memory under
+// the user's, the exact engine. kNotFound/kInvalid: it cannot be (a missing class, an
+// engine not installed).
+core::Result<runtime::Configuration> wanted_configuration(Deps& d, const workflow::StepInput& in);
+
+// UpdateParameters, UpgradeMinorVersion or ChangeClass (parameter_workflow.cc): the same rollout of
 // an instance configuration (parameters, engine).
 workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp, const std::string& name);
 

@@ -137,7 +137,7 @@ StepResult add_readers(Deps& d, const StepInput& in, int target) {
     used.push_back(next);
     std::string name = c.name + "-" + std::to_string(next);
     if (auto st = d.rt.ensure_slot(c, primary, name); !st) return StepResult::retry("slot for " + name + ": " + st.error().message);
-    auto info = d.rt.ensure_instance(c, {name, "replica", primary, "", params, ps->engine});
+    auto info = d.rt.ensure_instance(c, {name, "replica", primary, "", params, ps->engine, ps->cpu, ps->memory});
     if (!info) return StepResult::retry(name + ": " + info.error().message);
     d.api.record_event(*cluster, "Normal", "ReaderCreated", "reader " + name + " is being cloned from " + primary +
                                                                  " on node " + info->node);
@@ -218,11 +218,23 @@ workflow::Definition create_workflow(const std::shared_ptr<Deps>& dp) {
          }
          // The parameters the Create was derived with (a Create stored by an earlier
          // release has none: the cluster's, which could not change then).
-         auto params = in.instance.context.count("parameters") ? parameters_of_text(ctx(in, "parameters"))
-                                                               : parameters_of(*cluster);
-         std::string version = !ctx(in, "version").empty() ? ctx(in, "version") : core::string_at(*cluster, "spec.version");
-         auto info = d.rt.ensure_instance(c, {name, "primary", "", "", params, version});
-         if (!info && info.error().code == core::Code::kInvalid) return StepResult::fail("EngineNotInstalled", info.error().message);
+         runtime::Configuration want;
+         if (in.instance.context.count("version")) {
+           auto w = wanted_configuration(d, in);
+           if (!w && (w.error().code == core::Code::kNotFound || w.error().code == core::Code::kInvalid)) {
+             return StepResult::fail("ConfigurationInvalid", w.error().message);
+           }
+           if (!w) return StepResult::retry(w.error().message);
+           want = *w;
+         } else {
+           want.parameters = in.instance.context.count("parameters") ? parameters_of_text(ctx(in, "parameters"))
+                                                                     : parameters_of(*cluster);
+         }
+         auto info = d.rt.ensure_instance(c, {name, "primary", "", "", want.parameters, want.engine, want.cpu, want.memory});
+         if (!info && (info.error().code == core::Code::kInvalid || info.error().code == core::Code::kUnsupported)) {
+           return StepResult::fail(info.error().code == core::Code::kInvalid ? "EngineNotInstalled" : "LimitsUnavailable",
+                                   info.error().message);
+         }
          if (!info) return StepResult::retry(info.error().message);
          d.api.record_event(*cluster, "Normal", "PrimaryCreated", "primary " + name + " is being initialized on node " +
                                                                       info->node + ", port " + std::to_string(info->port));
@@ -592,6 +604,7 @@ void register_cluster_workflows(workflow::Engine& engine, ClusterApi& api, runti
   engine.define(restart_workflow(d, true));
   engine.define(parameter_workflow(d, "UpdateParameters"));
   engine.define(parameter_workflow(d, "UpgradeMinorVersion"));
+  engine.define(parameter_workflow(d, "ChangeClass"));
 }
 
 }  // namespace polarstack::cluster

@@ -114,6 +114,8 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     std::map<std::string, std::string> params;
     bool reload = false;
     std::optional<std::pair<std::string, std::string>> engine;  // version, bin dir
+    std::optional<std::pair<std::string, std::string>> resources;  // cpu, memory (the runtime enforces them)
+    std::optional<std::vector<std::string>> cgroups;
     for (const auto& [k, v] : body->items()) {
       if (k == "engine") {
         if (!v.is_object() || !v.contains("version") || !v.contains("binDir") || !v["version"].is_string() ||
@@ -125,6 +127,22 @@ HttpResponse Manager::handle(const HttpRequest& req) {
           return json_error(400, "engine.binDir: no postgres in \"" + dir + "\"");
         }
         engine = {v["version"].get<std::string>(), dir};
+      } else if (k == "resources") {
+        if (!v.is_object()) return json_error(400, "resources: must be {\"cpu\": \"...\", \"memory\": \"...\"}");
+        for (const auto& [rk, rv] : v.items()) {
+          if ((rk != "cpu" && rk != "memory") || !rv.is_string()) return json_error(400, "resources." + rk + ": unknown or not a string");
+        }
+        resources = std::pair{v.value("cpu", ""), v.value("memory", "")};
+      } else if (k == "cgroups") {
+        if (!v.is_array()) return json_error(400, "cgroups: must be a list of directories");
+        std::vector<std::string> dirs;
+        for (const auto& d : v) {
+          if (!d.is_string() || d.get<std::string>().rfind("/sys/fs/cgroup/", 0) != 0) {
+            return json_error(400, "cgroups: each must be a directory under /sys/fs/cgroup");
+          }
+          dirs.push_back(d.get<std::string>());
+        }
+        cgroups = dirs;
       } else if (k == "reload") {
         if (!v.is_boolean()) return json_error(400, "reload: must be a boolean");
         reload = v.get<bool>();
@@ -144,9 +162,13 @@ HttpResponse Manager::handle(const HttpRequest& req) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       bool engine_changes = engine && (engine->first != cfg_.engine || engine->second != cfg_.bin_dir);
-      if (cfg_.parameters != params || engine_changes) {
+      bool resources_change = (resources && (resources->first != cfg_.cpu || resources->second != cfg_.memory)) ||
+                              (cgroups && *cgroups != cfg_.cgroups);
+      if (cfg_.parameters != params || engine_changes || resources_change) {
         Config next = cfg_;
         next.parameters = params;
+        if (resources) next.cpu = resources->first, next.memory = resources->second;
+        if (cgroups) next.cgroups = *cgroups;
         if (engine) {
           next.engine = engine->first;
           next.bin_dir = engine->second;

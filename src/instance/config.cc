@@ -19,6 +19,9 @@ core::Json Config::to_json() const {
   if (detached) j["detached"] = true;
   if (!engine.empty()) j["engine"] = engine;
   if (!bin_dir.empty()) j["binDir"] = bin_dir;
+  if (!cpu.empty()) j["cpu"] = cpu;
+  if (!memory.empty()) j["memory"] = memory;
+  if (!cgroups.empty()) j["cgroups"] = cgroups;
   return j;
 }
 
@@ -38,6 +41,9 @@ core::Result<Config> Config::from_json(const core::Json& j) {
     c.parameters = j.value("parameters", std::map<std::string, std::string>{});
     c.engine = j.value("engine", "");
     c.bin_dir = j.value("binDir", "");
+    c.cpu = j.value("cpu", "");
+    c.memory = j.value("memory", "");
+    c.cgroups = j.value("cgroups", std::vector<std::string>{});
     c.fenced = j.value("fenced", false);
     c.fenced_lsn = j.value("fencedLsn", "");
     c.sync_standbys = j.value("syncStandbys", std::vector<std::string>{});

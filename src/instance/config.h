@@ -42,6 +42,10 @@ struct Config {
   // binaries (empty: the system's, kBinDir). A change takes effect at the next start.
   std::string engine;
   std::string bin_dir;
+  // Limits (quantities, empty: none), enforced by the runtime with these cgroups, which
+  // the manager joins at its start (its postmaster and backends inherit them).
+  std::string cpu, memory;
+  std::vector<std::string> cgroups;
   // Fenced (POST /v1/fence): PostgreSQL was shut down cleanly and stays down, whatever
   // restarts, until the instance is told to follow a new primary. fenced_lsn is where its
   // WAL ended (the shutdown checkpoint): a replica that replayed past it has everything.

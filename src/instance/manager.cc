@@ -121,6 +121,10 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (p.connected) start_failures_ = 0;
+  if (p.connected && !p.in_recovery && pm_ > 0 && start_lsn_for_ != pm_) {
+    start_lsn_ = p.current_lsn;
+    start_lsn_for_ = pm_;
+  }
   // Walking PGDATA costs more than the rest of a status: at most every 30 s.
   if (Clock::now() - data_bytes_at_ > 30s) {
     data_bytes_ = dir_bytes(paths_.data());
@@ -143,8 +147,9 @@ core::Json Manager::status(std::chrono::milliseconds budget) {
                                    : 0},
           {"orphansKilled", orphans_killed_}, {"orphanWindowUs", orphan_window_us_},
           {"probeConnects", connects_.load()}, {"lateRounds", late_rounds_.load()},
-          {"parameters", cfg_.parameters}, {"engine", cfg_.engine}, {"appliedParameters", applied_}, {"pendingRestart", pending_restart_},
-          {"startFailures", start_failures_},
+          {"parameters", cfg_.parameters}, {"engine", cfg_.engine},
+          {"resources", {{"cpu", cfg_.cpu}, {"memory", cfg_.memory}}}, {"appliedParameters", applied_}, {"pendingRestart", pending_restart_},
+          {"startFailures", start_failures_}, {"startLsn", start_lsn_for_ == pm_ ? start_lsn_ : ""},
           {"lastError", last_error_.empty() ? p.error : last_error_}};
 }
 
@@ -488,6 +493,16 @@ int Manager::run() {
   if (auto st = core::write_file_atomic(paths_.pid(), std::to_string(::getpid()) + "\n"); !st) {
     core::log_error("instance", st.error().message);
     return 1;
+  }
+  // Into the instance's cgroups (CPU and memory limits) before any postmaster starts:
+  // it and every backend inherit them.
+  for (const auto& dir : cfg_.cgroups) {
+    int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    std::string pid = std::to_string(::getpid());
+    if (fd < 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+      core::log_warn("instance", "cannot join cgroup " + dir + ": " + std::strerror(errno));
+    }
+    if (fd >= 0) ::close(fd);
   }
   if (!serve()) return 4;
   core::log_info("instance", "managing " + cfg_.name + " (" + cfg_.role + ") on port " + std::to_string(cfg_.port));

@@ -130,6 +130,10 @@ class Manager {
   core::Json applied_ = core::Json::object();
   core::Json pending_restart_ = core::Json::array();
   pid_t settings_for_ = -1;
+  // A primary's WAL position when its current postmaster first answered: past what its
+  // start wrote (the parameter change a replica must replay before its own restart).
+  std::string start_lsn_;
+  pid_t start_lsn_for_ = -1;
   Clock::time_point settings_until_{};  // after a reload: read again on every status until then
   int64_t data_bytes_ = 0;
   Clock::time_point data_bytes_at_{};

@@ -12,6 +12,11 @@ core::Result<Json> KubeClusterApi::get_cluster(const std::string& ns, const std:
   return client_.get(clusters_ref(), ns, name);
 }
 
+core::Result<Json> KubeClusterApi::get_config_map(const std::string& ns, const std::string& name) {
+  static const ResourceRef configmaps{"", "v1", "configmaps", "ConfigMap", true};
+  return client_.get(configmaps, ns, name);
+}
+
 core::Status KubeClusterApi::patch_cluster(const std::string& ns, const std::string& name, const Json& patch) {
   auto r = client_.patch(clusters_ref(), ns, name, patch);
   if (!r) return core::fail(r.error());
@@ -113,6 +118,11 @@ core::Result<Json> KubeconfigClusterApi::get_cluster(const std::string& ns, cons
   auto a = current();
   if (!a) return std::unexpected(a.error());
   return (*a)->get_cluster(ns, name);
+}
+core::Result<Json> KubeconfigClusterApi::get_config_map(const std::string& ns, const std::string& name) {
+  auto a = current();
+  if (!a) return std::unexpected(a.error());
+  return (*a)->get_config_map(ns, name);
 }
 core::Status KubeconfigClusterApi::patch_cluster(const std::string& ns, const std::string& name, const Json& p) {
   auto a = current();

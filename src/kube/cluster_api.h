@@ -14,6 +14,7 @@ class KubeClusterApi : public cluster::ClusterApi {
   explicit KubeClusterApi(Client& client, std::string component = "polarstack-operator")
       : client_(client), component_(std::move(component)) {}
   core::Result<Json> get_cluster(const std::string& ns, const std::string& name) override;
+  core::Result<Json> get_config_map(const std::string& ns, const std::string& name) override;
   core::Status patch_cluster(const std::string& ns, const std::string& name, const Json& merge_patch) override;
   core::Status ensure_secret(const std::string& ns, const std::string& name,
                              const std::map<std::string, std::string>& data) override;
@@ -41,6 +42,7 @@ class KubeconfigClusterApi : public cluster::ClusterApi {
   // See Client::set_keep_alive.
   void set_keep_alive(bool on) { keep_alive_ = on; }
   core::Result<Json> get_cluster(const std::string& ns, const std::string& name) override;
+  core::Result<Json> get_config_map(const std::string& ns, const std::string& name) override;
   core::Status patch_cluster(const std::string& ns, const std::string& name, const Json& merge_patch) override;
   core::Status ensure_secret(const std::string& ns, const std::string& name,
                              const std::map<std::string, std::string>& data) override;

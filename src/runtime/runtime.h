@@ -32,12 +32,14 @@ struct InstanceSpec {
   std::string node;         // empty: the runtime chooses
   std::map<std::string, std::string> parameters;
   std::string engine;       // PostgreSQL build: "15" or "" (the system's), "15.<minor>" (installed)
+  std::string cpu, memory;  // limits (quantities; empty: none): a cgroup for its processes
 };
 
 // What an instance is configured to run (Runtime::configure).
 struct Configuration {
   std::map<std::string, std::string> parameters;
   std::string engine;       // as InstanceSpec::engine
+  std::string cpu, memory;  // as InstanceSpec
 };
 
 // Where an instance lives (known without asking it).
@@ -78,6 +80,8 @@ struct InstanceState {
   std::vector<std::string> pending_restart;
   std::string engine;       // the build it is configured to run ("15.20"; empty: the system's), from
                             // its next start on; `version` is the one running
+  std::string cpu, memory;  // the limits it is configured with (empty: none)
+  std::string start_lsn;    // primary: its WAL position when its postmaster first answered
   int start_failures = 0;   // starts in a row that ended before PostgreSQL came up (last_error: why)
 };
 
@@ -133,7 +137,9 @@ class Runtime {
   // PostgreSQL applies what parameters it can at once (a postmaster parameter waits for
   // the next start: InstanceState::pending_restart); else, and for the engine, they take
   // effect at its next start. Returns the configuration lines PostgreSQL refused on the
-  // reload ("name: why"), if any. kInvalid for an engine that is not installed.
+  // reload ("name: why"), if any. kInvalid for an engine that is not installed. CPU and
+  // memory limits apply at once, to every process of the instance; kUnsupported where
+  // the runtime cannot enforce them (say why: no root, no cgroup controllers).
   virtual core::Result<std::vector<std::string>> configure(const ClusterKey& c, const std::string& name,
                                                            const Configuration& config, bool reload) = 0;
   // The exact installed version `engine` names ("15": the system's), or kInvalid listing

@@ -62,12 +62,12 @@ TEST_F(KubectlTest, GetDescribeApplyPatchEditDelete) {
   r = kubectl({"get", "pdb", "demo", "-o", "jsonpath={.spec.readers}"});
   EXPECT_EQ(r.out, "5");
 
-  // Dropping spec.parameters from the file would change them: refused in this release.
+  // Changing spec.replication is refused in this release (and changes nothing).
   std::string dropped = write("d.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: demo\n"
-                                        "spec:\n  readers: 1\n");
+                                        "spec:\n  readers: 1\n  replication:\n    mode: sync\n  parameters:\n    max_connections: \"200\"\n");
   r = kubectl({"apply", "-f", dropped});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("spec.parameters: cannot be changed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("spec.replication: cannot be changed"), std::string::npos) << r.err;
   std::string changed = write("c.yaml", "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n  name: demo\n"
                                         "spec:\n  readers: 1\n  parameters:\n    max_connections: \"200\"\n");
   r = kubectl({"apply", "-f", changed});

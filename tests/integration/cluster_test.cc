@@ -1206,7 +1206,7 @@ TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {
   };
   std::vector<Case> cases = {
       {"readers", cluster_yaml("bad1", 99), "spec.readers", "must be between 0 and 15, got 99"},
-      {"version", cluster_yaml("bad2", 1, "  version: \"9.6\"\n"), "spec.version", "must be one of"},
+      {"version", cluster_yaml("bad2", 1, "  version: \"9.6\"\n"), "spec.version", "major version 9 is not supported"},
       {"name", cluster_yaml("Bad_Name", 1), "metadata.name", "DNS-1123"},
       {"port taken", cluster_yaml("bad3", 1, "  endpoints:\n    readWritePort: 21001\n"), "spec.endpoints.readWritePort",
        "already used by PolarDBCluster default/taken"},
@@ -1233,9 +1233,9 @@ TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {
   ASSERT_TRUE(ops);
   for (const auto& o : (*ops)["items"]) EXPECT_EQ(core::string_at(o, "spec.clusterRef"), "taken");
   // Changing what this release cannot change is refused and changes nothing.
-  auto r = server.polarctl({"apply", "-f", server.write("t2.yaml", cluster_yaml("taken", 0, "  parameters:\n    work_mem: 8MB\n  endpoints:\n    readWritePort: 21001\n"))});
+  auto r = server.polarctl({"apply", "-f", server.write("t2.yaml", cluster_yaml("taken", 0, "  replication:\n    mode: sync\n  endpoints:\n    readWritePort: 21001\n"))});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("spec.parameters"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("spec.replication: cannot be changed"), std::string::npos) << r.err;
 }
 
 }  // namespace

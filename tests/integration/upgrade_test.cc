@@ -146,7 +146,8 @@ TEST(UpgradeTest, RollingMinorUpgradeUnderLoadAndRollbackOfABuildThatDoesNotStar
   EXPECT_NE(msg.find("rolled back to its previous engine (PostgreSQL 15.20)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("broken on purpose"), std::string::npos) << msg;
   EXPECT_NE(msg.find("fix spec.version"), std::string::npos) << msg;
-  EXPECT_EQ(core::string_at(c.get(), "status.phase"), "Interrupted");
+  EXPECT_TRUE(wait_until([&] { return core::string_at(c.get(), "status.phase") == "Interrupted"; }, 30s))
+      << "the cluster shows the interrupted operation";
   ASSERT_TRUE(wait_until([&] { return c.instances_ready(3, target); }, 60s)) << c.get().dump(1);
   EXPECT_TRUE(all_on(c, "15.20")) << Json(versions(c)).dump();
   EXPECT_EQ(start_times(c)[target], t0[target]) << "the primary was restarted";

@@ -58,10 +58,8 @@ TEST(ClusterValidation, CreationRefusesFieldsThisReleaseDoesNotActOn) {
     const char* name;
     std::vector<std::string> errors;
   } cases[] = {
-      {"  resources: {cpu: \"2\"}\n", "demo",
-       {"spec.resources.cpu: is not implemented in this release (instances run without CPU limits); leave it unset"}},
-      {"  resources: {memory: 1Gi}\n", "demo",
-       {"spec.resources.memory: is not implemented in this release (instances run without memory limits); leave it unset"}},
+      {"  resources: {cpu: \"2\"}\n", "demo", {}},  // acted on since class change (cgroups)
+      {"  resources: {memory: 1Gi}\n", "demo", {}},
       {"  storage: {size: 10Gi}\n", "demo",
        {"spec.storage.size: is not implemented in this release (instances use the data root's file system without a "
         "size of their own); leave it unset"}},
@@ -96,6 +94,14 @@ TEST(ClusterValidation, BadInputTable) {
       {"  readers: 1\n  replication: {mode: sync, syncReplicas: 2}\n", "demo",
        {"spec.replication.syncReplicas: must not exceed the number of replicas (spec.readers plus standby: 1) in sync "
         "mode, got 2"}},
+      {"  resources: {class: polar.pg.x2.medium, memory: 4Gi}\n", "demo",
+       {"spec.resources.class: cannot be set together with spec.resources.cpu or spec.resources.memory (a class names both)"}},
+      {"  resources: {memory: 128Mi}\n", "demo",
+       {"spec.resources.memory: must be at least 256Mi (PostgreSQL with its memory parameters sized from it), got 128Mi"}},
+      {"  resources: {cpu: 50m}\n", "demo", {"spec.resources.cpu: must be at least 100m, got 50m"}},
+      {"  resources: {class: Big_One}\n", "demo",
+       {"spec.resources.class: must be a ConfigMap key such as polar.pg.x2.medium (lowercase letters, digits, '-' and "
+        "'.'), got \"Big_One\""}},
       {"  resources: {memory: lots}\n", "demo",
        {"spec.resources.memory: must be a quantity such as 500m, 2, 512Mi or 10Gi, got \"lots\""}},
       {"  parameters: {port: \"5433\"}\n", "demo",
@@ -191,7 +197,7 @@ TEST(OperationValidation, BadInputTable) {
       {{{"type", "Switchover"}}, {"spec.clusterRef: required value"}},
       {{{"clusterRef", "demo"}, {"type", "Explode"}},
        {"spec.type: must be one of \"Create\", \"Delete\", \"ScaleReaders\", \"Switchover\", \"RestartInstance\", "
-        "\"RestartCluster\", \"UpdateParameters\", \"UpgradeMinorVersion\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
+        "\"RestartCluster\", \"UpdateParameters\", \"UpgradeMinorVersion\", \"ChangeClass\", \"RebuildInstance\", \"MigrateInstance\", got \"Explode\""}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}}, {"spec.instance: required value for type RestartInstance"}},
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "Gently"}},
        {"spec.method: must be one of \"\", \"Switchover\", \"InPlace\", got \"Gently\""}},
@@ -215,10 +221,10 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
   } cases[] = {
       {{{"clusterRef", "demo"}, {"type", "MigrateInstance"}, {"instance", "demo-1"}},
        {"spec.type: MigrateInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion, ChangeClass)"}},
       {{{"clusterRef", "demo"}, {"type", "RebuildInstance"}, {"instance", "demo-1"}},
        {"spec.type: RebuildInstance is not implemented in this release (implemented: Create, Delete, ScaleReaders, "
-        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion)"}},
+        "Switchover, RestartInstance, RestartCluster, UpdateParameters, UpgradeMinorVersion, ChangeClass)"}},
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"method", "InPlace"}},
        {"spec.method: applies only to type RestartInstance, not Switchover"}},
       {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"instance", "demo-1"}},
@@ -232,10 +238,10 @@ TEST(OperationValidation, CreationRefusesUnimplementedTypesAndFieldsTheTypeDoesN
       {{{"clusterRef", "demo"}, {"type", "RestartInstance"}, {"instance", "demo-1"}, {"method", "InPlace"}}, {}},
       {{{"clusterRef", "demo"}, {"type", "Create"}, {"readers", 2}}, {}},
       {{{"clusterRef", "demo"}, {"type", "Switchover"}, {"parameters", {{"work_mem", "8MB"}}}},
-       {"spec.parameters: applies only to type UpdateParameters, Create, not Switchover"}},
+       {"spec.parameters: applies only to type Create, UpdateParameters, UpgradeMinorVersion, ChangeClass, not Switchover"}},
       {{{"clusterRef", "demo"}, {"type", "UpdateParameters"}, {"parameters", {{"work_mem", "8MB"}}}}, {}},
       {{{"clusterRef", "demo"}, {"type", "RestartCluster"}, {"version", "15.20"}},
-       {"spec.version: applies only to type UpgradeMinorVersion, Create, not RestartCluster"}},
+       {"spec.version: applies only to type Create, UpdateParameters, UpgradeMinorVersion, ChangeClass, not RestartCluster"}},
   };
   for (const auto& c : cases) EXPECT_EQ(new_errors<OperationSpec>(c.spec), c.errors) << c.spec.dump();
   // With the server's test-only workflows (POLARSTACK_TEST_WORKFLOWS=1) every type is accepted.

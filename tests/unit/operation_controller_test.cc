@@ -13,6 +13,9 @@ class FakeApi : public ClusterApi {
  public:
   std::map<std::string, Json> clusters, ops;
   std::vector<std::string> events;
+  core::Result<Json> get_config_map(const std::string&, const std::string&) override {
+    return core::fail(core::Code::kNotFound, "no config maps here");
+  }
   core::Result<Json> get_cluster(const std::string&, const std::string& name) override {
     if (!clusters.count(name)) return core::fail(core::Code::kNotFound, "not found");
     return clusters[name];

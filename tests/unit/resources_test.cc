@@ -196,7 +196,8 @@ TEST_F(ResourcesTest, CoreKindsAreStoredAsTheyAre) {
 }
 
 // A cluster stored when spec.resources and spec.storage.size had defaults that did
-// nothing may drop them; nothing else about them may change on an existing cluster.
+// nothing may drop them; spec.storage.size may not change otherwise (spec.resources may:
+// a class change).
 TEST(ClusterUpdate, LegacyDefaultsMayBeDroppedAndNothingElseChanges) {
   auto cluster = [](core::Json spec) {
     return core::Json{{"metadata", {{"name", "demo"}}}, {"spec", std::move(spec)}};
@@ -208,11 +209,11 @@ TEST(ClusterUpdate, LegacyDefaultsMayBeDroppedAndNothingElseChanges) {
   } cases[] = {
       {legacy, {{"readers", 1}, {"storage", core::Json::object()}}, ""},
       {legacy, {{"readers", 1}, {"resources", {{"cpu", ""}, {"memory", ""}}}, {"storage", {{"size", ""}}}}, ""},
-      {legacy, {{"readers", 1}, {"resources", {{"cpu", "2"}, {"memory", "1Gi"}}}, {"storage", {{"size", "10Gi"}}}},
-       "spec.resources"},
+      // spec.resources acts now (a ChangeClass): it may change.
+      {legacy, {{"readers", 1}, {"resources", {{"cpu", "2"}, {"memory", "1Gi"}}}, {"storage", {{"size", "10Gi"}}}}, ""},
       {legacy, {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}, {"storage", {{"size", "20Gi"}}}},
        "spec.storage.size"},
-      {{{"readers", 1}}, {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}}, "spec.resources"},
+      {{{"readers", 1}}, {{"readers", 1}, {"resources", {{"cpu", "1"}, {"memory", "1Gi"}}}}, ""},
       {{{"readers", 1}, {"storage", {{"size", "5Gi"}}}}, {{"readers", 1}}, "spec.storage.size"},
   };
   for (const auto& c : cases) {

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "api/instance_class.h"
 #include "api/parameters.h"
 #include "cluster/planner.h"
 #include "cluster/rollout.h"
@@ -173,3 +174,55 @@ TEST(EngineCatalogue, MatchesTheInstalledPostgres) {
 
 }  // namespace
 }  // namespace polarstack::cluster
+
+namespace polarstack::api {
+namespace {
+
+TEST(InstanceClass, QuantitiesClassesAndMemoryParameters) {
+  EXPECT_EQ(cpu_millis("500m"), 500);
+  EXPECT_EQ(cpu_millis("2"), 2000);
+  EXPECT_EQ(cpu_millis("1.5"), 1500);
+  EXPECT_EQ(cpu_millis("two"), std::nullopt);
+  EXPECT_EQ(memory_bytes("1Gi"), int64_t{1} << 30);
+  EXPECT_EQ(memory_bytes("512Mi"), int64_t{512} << 20);
+  EXPECT_EQ(memory_bytes("1G"), 1000000000);
+  EXPECT_EQ(memory_bytes("100m"), std::nullopt) << "milli-bytes are not memory";
+
+  std::string why;
+  auto c = parse_class("cpu=2 memory=4Gi", &why);
+  ASSERT_TRUE(c) << why;
+  EXPECT_EQ(c->cpu, "2");
+  EXPECT_EQ(c->memory, "4Gi");
+  EXPECT_FALSE(parse_class("cpu=2", &why));
+  EXPECT_NE(why.find("needs both"), std::string::npos) << why;
+  EXPECT_FALSE(parse_class("cpu=2 memory=4Gi disk=10Gi", &why));
+  EXPECT_NE(why.find("disk=10Gi"), std::string::npos) << why;
+  for (const auto& [name, text] : default_classes()) EXPECT_TRUE(parse_class(text, &why)) << name << ": " << why;
+
+  struct Case {
+    std::map<std::string, std::string> user;
+    std::optional<int64_t> memory;
+    std::map<std::string, std::string> want;
+  };
+  std::vector<Case> cases = {
+      {{}, std::nullopt, {}},
+      {{{"work_mem", "8MB"}}, std::nullopt, {{"work_mem", "8MB"}}},
+      {{}, int64_t{1} << 30,
+       {{"shared_buffers", "262144kB"}, {"effective_cache_size", "786432kB"}, {"maintenance_work_mem", "65536kB"},
+        {"work_mem", "16384kB"}}},
+      {{}, int64_t{64} << 30,
+       {{"shared_buffers", "16777216kB"}, {"effective_cache_size", "50331648kB"}, {"maintenance_work_mem", "2097152kB"},
+        {"work_mem", "1048576kB"}}},
+      {{{"shared_buffers", "128MB"}}, int64_t{256} << 20,
+       {{"shared_buffers", "128MB"}, {"effective_cache_size", "196608kB"}, {"maintenance_work_mem", "16384kB"},
+        {"work_mem", "4096kB"}}},
+  };
+  for (const auto& c2 : cases) {
+    auto got = effective_parameters(c2.user, c2.memory);
+    EXPECT_EQ(got, c2.want) << (c2.memory ? *c2.memory : -1);
+    for (const auto& [k, v] : got) EXPECT_EQ(check_parameter(k, v), "") << k << "=" << v;
+  }
+}
+
+}  // namespace
+}  // namespace polarstack::api

@@ -25,6 +25,8 @@
 #include "core/log.h"
 #include "ha/cm.h"
 #include "instance/engines.h"
+#include "api/instance_class.h"
+#include "runtime/local/cgroups.h"
 #include "kube/cluster_api.h"
 #include "kube/config.h"
 #include "runtime/local/local_runtime.h"
@@ -196,6 +198,19 @@ void publish_engines(ps::kube::Client& c, const std::string& data_root) {
   else ps::core::log_info("server", "PostgreSQL builds installed: " + versions);
 }
 
+// The instance classes ConfigMap of the default namespace, when there is none.
+void ensure_default_classes(ps::kube::Client& c) {
+  static const ps::kube::ResourceRef configmaps{"", "v1", "configmaps", "ConfigMap", true};
+  ps::core::Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                       {"metadata", {{"name", ps::api::kClassesConfigMap}, {"namespace", "default"},
+                                     {"labels", {{"app.kubernetes.io/managed-by", "polarstack"}}}}},
+                       {"data", ps::api::default_classes()}};
+  auto r = c.create(configmaps, "default", cm);
+  if (!r && r.error().code != ps::core::Code::kAlreadyExists) {
+    ps::core::log_warn("server", "cannot create the default instance classes: " + r.error().message);
+  }
+}
+
 int run_server(const Flags& f) {
   using namespace ps;
   ::umask(077);  // the state database will hold secrets: owner only
@@ -280,9 +295,11 @@ int run_server(const Flags& f) {
     for (const auto& e : instance::installed_engines(data_root)) out.push_back(e.version);
     return out;
   });
+  apiserver::set_limits_support([] { return runtime::local::limits_unsupported(); });
   kube::Client engines_client(self);
   engines_client.set_keep_alive(false);
   publish_engines(engines_client, data_root);
+  ensure_default_classes(engines_client);
   cmd::OperatorLoop op(self, {f.operation_history, tw && std::string(tw) == "1", cluster_controller}, **rt);
   op.start();
   int sig = -1;

@@ -14,6 +14,8 @@
 #include "core/process.h"
 #include "instance/config.h"
 #include "instance/engines.h"
+#include "runtime/local/cgroups.h"
+#include "api/instance_class.h"
 #include "runtime/local/netns.h"
 #include "runtime/local/redirect.h"
 
@@ -190,6 +192,14 @@ core::Result<InstanceInfo> LocalRuntime::ensure_instance(const ClusterKey& c, co
     if (!engine) return std::unexpected(engine.error());
     cfg.engine = engine->version;
     cfg.bin_dir = engine->system ? "" : engine->bin_dir;
+    if (!spec.cpu.empty() || !spec.memory.empty()) {
+      auto dirs = set_limits(c.ns + "." + c.name + "/" + spec.name, api::cpu_millis(spec.cpu).value_or(0),
+                             api::memory_bytes(spec.memory).value_or(0), pg_uid_);
+      if (!dirs) return std::unexpected(dirs.error());
+      cfg.cpu = spec.cpu;
+      cfg.memory = spec.memory;
+      cfg.cgroups = *dirs;
+    }
     if (spec.role == "replica") {
       const Node* pn = nullptr;
       std::string pdir = find_instance(c, spec.primary, &pn);
@@ -328,6 +338,26 @@ core::Result<std::string> LocalRuntime::resolve_engine(const std::string& engine
 core::Result<std::vector<std::string>> LocalRuntime::configure(const ClusterKey& c, const std::string& name,
                                                                const Configuration& config, bool reload) {
   core::Json body = {{"parameters", config.parameters}, {"reload", reload}};
+  // Limits apply at once, to the manager and every process under it.
+  std::string dir = find_instance(c, name, nullptr);
+  if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
+  auto have = instance::load_config({dir});
+  if (!have) return std::unexpected(have.error());
+  if (config.cpu != have->cpu || config.memory != have->memory || (!config.cpu.empty() || !config.memory.empty())) {
+    std::vector<std::string> dirs = have->cgroups;
+    if (!config.cpu.empty() || !config.memory.empty() || !have->cgroups.empty()) {
+      auto set = set_limits(c.ns + "." + c.name + "/" + name, api::cpu_millis(config.cpu).value_or(0),
+                            api::memory_bytes(config.memory).value_or(0), pg_uid_);
+      if (!set) return std::unexpected(set.error());
+      dirs = *set;
+      auto pid = core::read_file(instance::Paths{dir}.pid());
+      if (pid && std::atoi(pid->c_str()) > 0) {
+        if (auto st = attach(dirs, std::atoi(pid->c_str())); !st) return std::unexpected(st.error());
+      }
+    }
+    body["resources"] = {{"cpu", config.cpu}, {"memory", config.memory}};
+    body["cgroups"] = dirs;
+  }
   if (!config.engine.empty()) {
     auto e = instance::find_engine(opts_.data_root, config.engine);
     if (!e) return std::unexpected(e.error());
@@ -429,6 +459,11 @@ core::Result<InstanceState> LocalRuntime::state_from(const core::Result<std::str
   s.last_error = j->value("lastError", "");
   s.start_failures = j->value("startFailures", 0);
   s.engine = j->value("engine", "");
+  s.start_lsn = j->value("startLsn", "");
+  if (auto r = j->find("resources"); r != j->end() && r->is_object()) {
+    s.cpu = r->value("cpu", "");
+    s.memory = r->value("memory", "");
+  }
   auto strings = [&](const char* k, std::map<std::string, std::string>& out) {
     if (auto it = j->find(k); it != j->end() && it->is_object()) {
       for (const auto& [n, v] : it->items()) out[n] = v.is_string() ? v.get<std::string>() : v.dump();
@@ -518,6 +553,7 @@ core::Status LocalRuntime::remove_instance(const ClusterKey& c, const std::strin
     }
     core::log_info("runtime", "removed instance " + c.str() + "/" + name + (keep_data ? " (data kept in " + dir + ")" : ""));
   }
+  remove_limits(c.ns + "." + c.name + "/" + name);
   return ports_.release(c.str() + "/" + name + ":");
 }
 
