@@ -74,7 +74,18 @@ std::function<std::string()> limits_unsupported;
 
 void set_limits_support(std::function<std::string()> why_not) { limits_unsupported = std::move(why_not); }
 
+Json instance_classes(Store& store, const std::string& ns) {
+  auto stored = store.get("core/configmaps/" + ns + "/" + api::kClassesConfigMap);
+  if (!stored) return Json::object();
+  auto cm = core::parse_json(*stored->data);
+  return cm ? cm->value("data", Json::object()) : Json::object();
+}
+
 core::Status check_cluster_resources(Store& store, const std::string& ns, const Json& cluster) {
+  return check_cluster_resources(instance_classes(store, ns), ns, cluster);
+}
+
+core::Status check_cluster_resources(const Json& data, const std::string& ns, const Json& cluster) {
   const Json* r = core::find_path(cluster, "spec.resources");
   if (!r || !r->is_object()) return {};
   std::string klass = r->value("class", ""), cpu = r->value("cpu", ""), memory = r->value("memory", "");
@@ -85,11 +96,6 @@ core::Status check_cluster_resources(Store& store, const std::string& ns, const 
     }
   }
   if (klass.empty()) return {};
-  auto stored = store.get("core/configmaps/" + ns + "/" + api::kClassesConfigMap);
-  Json data = Json::object();
-  if (stored) {
-    if (auto cm = core::parse_json(*stored->data)) data = cm->value("data", Json::object());
-  }
   if (!data.contains(klass)) {
     std::string known;
     for (const auto& [k, v] : data.items()) known += (known.empty() ? "" : ", ") + k;

@@ -29,5 +29,9 @@ void set_limits_support(std::function<std::string()> why_not);
 // spec.resources: enforceable here, and a class the ConfigMap polarstack-instance-classes
 // of the cluster's namespace defines.
 core::Status check_cluster_resources(Store& store, const std::string& ns, const core::Json& cluster);
+// The same against `classes` (the ConfigMap's data, from instance_classes), for a check
+// inside a store transaction, where the store cannot be read again.
+core::Status check_cluster_resources(const core::Json& classes, const std::string& ns, const core::Json& cluster);
+core::Json instance_classes(Store& store, const std::string& ns);
 
 }  // namespace polarstack::apiserver

@@ -176,7 +176,7 @@ core::Result<StoredObject> Resources::create(const ResourceType& rt, const std::
 
 core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, const std::string& ns,
                                                       const std::string& name, const Json& current, Json next,
-                                                      bool status) {
+                                                      bool status, const Json* classes) {
   if (!next.is_object()) return fail(Code::kBadRequest, "the request body must be a JSON object");
   std::string want_rv = core::string_at(next, "metadata.resourceVersion");
   if (!want_rv.empty() && want_rv != core::string_at(current, "metadata.resourceVersion")) {
@@ -218,7 +218,8 @@ core::Result<Store::Change> Resources::prepare_update(const ResourceType& rt, co
     const Json* had = core::find_path(current, "spec.resources");
     const Json* has = core::find_path(result, "spec.resources");
     if ((had ? *had : Json()) != (has ? *has : Json()) && core::string_at(result, "metadata.deletionTimestamp").empty()) {
-      if (auto st = check_cluster_resources(store_, ns, result); !st) return fail(st.error());
+      // (inside the store's transaction: the classes were read before it)
+      if (auto st = check_cluster_resources(classes ? *classes : Json::object(), ns, result); !st) return fail(st.error());
     }
   }
   bool deleting = current["metadata"].contains("deletionTimestamp");
@@ -246,9 +247,10 @@ core::Result<StoredObject> Resources::update(const ResourceType& rt, const std::
   if (!body_name.empty() && body_name != name) {
     return fail(Code::kBadRequest, "the name of the object (" + body_name + ") does not match the name on the URL (" + name + ")");
   }
+  Json classes = rt.ours() && rt.kind == "PolarDBCluster" && !status ? instance_classes(store_, ns) : Json::object();
   auto ev = store_.apply(rt.key(rt.namespaced ? ns : "", name), [&](const Json* current, int64_t) -> core::Result<Store::Change> {
     if (!current) return fail(not_found(rt, name));
-    return prepare_update(rt, ns, name, *current, body, status);
+    return prepare_update(rt, ns, name, *current, body, status, &classes);
   });
   if (!ev) return fail(ev.error());
   return ev->object;
@@ -264,6 +266,7 @@ core::Result<StoredObject> Resources::patch(const ResourceType& rt, const std::s
   }
   auto parsed = core::parse_json(patch);
   if (!parsed) return fail(parsed.error());
+  Json classes = rt.ours() && rt.kind == "PolarDBCluster" && !status ? instance_classes(store_, ns) : Json::object();
   auto ev = store_.apply(rt.key(rt.namespaced ? ns : "", name), [&](const Json* current, int64_t) -> core::Result<Store::Change> {
     if (!current) return fail(not_found(rt, name));
     Json next = *current;
@@ -278,7 +281,7 @@ core::Result<StoredObject> Resources::patch(const ResourceType& rt, const std::s
       if (!parsed->is_object()) return fail(Code::kBadRequest, "a merge patch must be a JSON object");
       next.merge_patch(*parsed);
     }
-    return prepare_update(rt, ns, name, *current, std::move(next), status);
+    return prepare_update(rt, ns, name, *current, std::move(next), status, &classes);
   });
   if (!ev) return fail(ev.error());
   return ev->object;

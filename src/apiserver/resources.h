@@ -54,7 +54,7 @@ class Resources {
  private:
   // The common path of update and patch: `next` is the complete desired object.
   core::Result<Store::Change> prepare_update(const ResourceType& rt, const std::string& ns, const std::string& name,
-                                             const core::Json& current, core::Json next, bool status);
+                                             const core::Json& current, core::Json next, bool status, const Json* classes = nullptr);
   Store& store_;
 };
 

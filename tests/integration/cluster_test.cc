@@ -1233,9 +1233,9 @@ TEST(ClusterTest, BadInputIsRejectedAndCreatesNothing) {
   ASSERT_TRUE(ops);
   for (const auto& o : (*ops)["items"]) EXPECT_EQ(core::string_at(o, "spec.clusterRef"), "taken");
   // Changing what this release cannot change is refused and changes nothing.
-  auto r = server.polarctl({"apply", "-f", server.write("t2.yaml", cluster_yaml("taken", 0, "  replication:\n    mode: sync\n  endpoints:\n    readWritePort: 21001\n"))});
+  auto r = server.polarctl({"apply", "-f", server.write("t2.yaml", cluster_yaml("taken", 0, "  storage:\n    size: 5Gi\n  endpoints:\n    readWritePort: 21001\n"))});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("spec.replication: cannot be changed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("spec.storage.size: cannot be changed"), std::string::npos) << r.err;
 }
 
 }  // namespace

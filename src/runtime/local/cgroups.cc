@@ -1,6 +1,7 @@
 #include "runtime/local/cgroups.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,6 +37,11 @@ core::Status make(const std::string& dir, int owner_uid) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return core::fail(Code::kInternal, "cannot create cgroup " + dir + ": " + ec.message());
+  // The manager (the postgres user) walks down to its group to join it.
+  for (fs::path p = dir; p.string().size() > std::string(kRoot).size() + 1; p = p.parent_path()) {
+    ::chmod(p.c_str(), 0755);
+    if (p.filename() == "polarstack") break;
+  }
   if (owner_uid >= 0) {
     for (const char* f : {"cgroup.procs", "tasks"}) {
       std::string p = dir + "/" + f;
