@@ -8,7 +8,8 @@
 //     primary's postmaster, and after SIGSTOP of it (a hang: failureTimeoutMs applies)
 //   - kill -9 failover again on a cluster in sync mode (syncReplicas 1)
 // Usage: failover_bench [--runs N] [--sync-runs N] [--partition-runs N] [--restart-runs N]
-//        (default 20 of each, 5 rolling restarts)
+//                       [--param-runs N]
+//        (default 20 of each, 5 rolling restarts, 3 parameter rollouts of each kind)
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -300,12 +301,13 @@ std::optional<std::vector<double>> partitions(int runs, size_t* acked, size_t* l
 }
 
 int main(int argc, char** argv) {
-  int runs = 20, partition_runs = -1, sync_runs = -1, restart_runs = 5;
+  int runs = 20, partition_runs = -1, sync_runs = -1, restart_runs = 5, param_runs = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--partition-runs") partition_runs = std::max(0, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--sync-runs") sync_runs = std::max(0, std::atoi(argv[i + 1]));
     if (std::string(argv[i]) == "--restart-runs") restart_runs = std::max(0, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--param-runs") param_runs = std::max(0, std::atoi(argv[i + 1]));
   }
   if (sync_runs < 0) sync_runs = runs;
   if (partition_runs < 0) partition_runs = runs;
@@ -398,6 +400,53 @@ int main(int argc, char** argv) {
     }
     restart_floor.push_back(floor);
   }
+  // spec.parameters rollouts (a derived UpdateParameters, from apply to Succeeded): a
+  // reload-only change (work_mem), whose gap should be the baseline's, and a restart
+  // (shared_buffers: readers in place, one switchover), whose gap should be one
+  // switchover's and whose wall time is compared with the rolling restart's floor.
+  std::vector<double> reload_gap, reload_wall, param_gap, param_wall;
+  auto rollout = [&](const std::string& params, std::vector<double>& gaps, std::vector<double>& walls) {
+    auto t0 = Clock::now();
+    auto res = server.polarctl({"apply", "-f", server.write("fo.yaml",
+                                                            "apiVersion: polarstack.io/v1\nkind: PolarDBCluster\nmetadata:\n"
+                                                            "  name: fo\nspec:\n  readers: 2\n  parameters:\n" + params)});
+    if (res.exit_code != 0) {
+      std::fprintf(stderr, "apply failed: %s\n", res.err.c_str());
+      return false;
+    }
+    auto c = cluster(server);
+    const auto* g = ps::core::find_path(c, "metadata.generation");
+    std::string op = "fo-updateparameters-g" + std::to_string(g ? g->get<int64_t>() : 0);
+    std::string phase;
+    wait_until([&] {
+      auto o = server.client()->get(ps::kube::operations_ref(), "default", op);
+      phase = o ? ps::core::string_at(*o, "status.phase") : "";
+      return phase == "Succeeded" || phase == "Failed" || phase == "Interrupted";
+    }, 180s);
+    auto t1 = Clock::now();
+    if (phase != "Succeeded") {
+      std::fprintf(stderr, "%s ended %s\n", op.c_str(), phase.c_str());
+      return false;
+    }
+    wait_until([&] {
+      std::string now = ps::core::string_at(cluster(server), "status.currentPrimary");
+      return settled(server, now);
+    }, 120s);
+    wait_until([&] {
+      auto a = writer.acks();
+      return !a.empty() && a.back().at > t1;
+    }, 60s);
+    gaps.push_back(max_gap_ms(writer.acks(), t0, Clock::now()));
+    walls.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    return true;
+  };
+  for (int r = 0; r < param_runs; ++r) {
+    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n", reload_gap, reload_wall)) return 1;
+    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n    shared_buffers: \"" + std::to_string(136 + 8 * r) +
+                     "MB\"\n", param_gap, param_wall)) {
+      return 1;
+    }
+  }
   // Failover by the Cluster Manager: kill -9, then SIGSTOP, of the current primary's postmaster.
   auto primary_pid = [&](std::string& name) {
     auto now = cluster(server);
@@ -466,6 +515,19 @@ int main(int argc, char** argv) {
     std::vector<double> ratio;
     for (size_t i = 0; i < restart_wall.size(); ++i) ratio.push_back(100.0 * restart_wall[i] / restart_floor[i]);
     print_stats("rolling restart wall / floor", ratio, "%");
+  }
+  if (param_runs > 0) {
+    print_stats("write unavailability, parameters reloaded (work_mem)", reload_gap);
+    print_stats("parameters reloaded, wall (apply to Succeeded)", reload_wall);
+    print_stats("write unavailability, parameters by restart (shared_buffers)", param_gap);
+    print_stats("parameters by restart, wall (apply to Succeeded)", param_wall);
+    if (!restart_floor.empty()) {
+      std::vector<double> f = restart_floor;
+      std::sort(f.begin(), f.end());
+      std::vector<double> ratio;
+      for (double w : param_wall) ratio.push_back(100.0 * w / f[f.size() / 2]);
+      print_stats("parameters by restart wall / rolling restart floor (median)", ratio, "%");
+    }
   }
   print_stats("write unavailability, kill -9 failover", failover[SIGKILL]);
   print_stats("write unavailability, SIGSTOP failover", failover[SIGSTOP]);
