@@ -441,11 +441,11 @@ int main(int argc, char** argv) {
     return true;
   };
   for (int r = 0; r < param_runs; ++r) {
-    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n", reload_gap, reload_wall)) return 1;
-    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n    shared_buffers: \"" + std::to_string(136 + 8 * r) +
-                     "MB\"\n", param_gap, param_wall)) {
-      return 1;
-    }
+    // shared_buffers stays as the previous restart left it (128MB, the default, at first).
+    std::string kept = "    shared_buffers: \"" + std::to_string(128 + 8 * r) + "MB\"\n";
+    std::string next = "    shared_buffers: \"" + std::to_string(128 + 8 * (r + 1)) + "MB\"\n";
+    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n" + kept, reload_gap, reload_wall)) return 1;
+    if (!rollout("    work_mem: \"" + std::to_string(8 + r) + "MB\"\n" + next, param_gap, param_wall)) return 1;
   }
   // Failover by the Cluster Manager: kill -9, then SIGSTOP, of the current primary's postmaster.
   auto primary_pid = [&](std::string& name) {

@@ -24,6 +24,11 @@ ParameterRollout plan_parameters(const Parameters& current, const Parameters& ne
     bool same = (a == current.end()) == (b == next.end()) && (a == current.end() || a->second == b->second);
     if (same) continue;
     r.changed.push_back(n);
+    // The same value spelled otherwise (or set to its default) changes nothing PostgreSQL
+    // runs with: no restart for it.
+    auto before = api::parameter_number(n, a == current.end() ? api::parameter_default(n) : a->second);
+    auto after = api::parameter_number(n, b == next.end() ? api::parameter_default(n) : b->second);
+    if (before && after && *before == *after) continue;
     if (api::parameter_needs_restart(n)) r.need_restart.push_back(n);
     if (!api::standby_must_not_be_lower(n)) continue;
     int dir = api::parameter_direction(n, value_in(current, n), value_in(next, n));
