@@ -230,3 +230,64 @@ TEST(ClusterUpdate, LegacyDefaultsMayBeDroppedAndNothingElseChanges) {
 
 }  // namespace
 }  // namespace polarstack::apiserver
+
+namespace polarstack::apiserver {
+namespace {
+
+// spec.resources at admission, as a table: refused where limits cannot be enforced (no
+// root, no cgroups: the provider says why), a class the ConfigMap does not have, a
+// malformed class; nothing stored then. An update reads the classes before its store
+// transaction (a read inside it would deadlock).
+TEST_F(ResourcesTest, ResourcesAreRefusedWhereTheyCannotActAndClassesMustExist) {
+  ASSERT_TRUE(res_->create(*configmaps_, "default",
+                           {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                            {"metadata", {{"name", "polarstack-instance-classes"}}},
+                            {"data", {{"polar.pg.x1.small", "cpu=1 memory=1Gi"}, {"broken", "cpu=1"}}}}));
+  std::string why_not;
+  set_limits_support([&] { return why_not; });
+  auto with = [&](Json resources) {
+    Json c = cluster(1);
+    c["spec"]["resources"] = std::move(resources);
+    return c;
+  };
+  struct Case {
+    std::string unsupported;
+    Json resources;
+    std::string refused;  // "" = admitted
+  } cases[] = {
+      {"CPU and memory limits need root (cgroups); this server runs as uid 1000", {{"cpu", "1"}},
+       "spec.resources: cannot be enforced here: CPU and memory limits need root (cgroups); this server runs as uid 1000"},
+      {"", {{"class", "polar.pg.x9.huge"}},
+       "spec.resources.class: no instance class \"polar.pg.x9.huge\" in ConfigMap default/polarstack-instance-classes "
+       "(classes: broken, polar.pg.x1.small)"},
+      {"", {{"class", "broken"}}, "spec.resources.class: instance class \"broken\" is malformed: a class needs both"},
+      {"", {{"class", "polar.pg.x1.small"}}, ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.resources.dump());
+    why_not = c.unsupported;
+    auto created = res_->create(*clusters_, "default", with(c.resources));
+    if (c.refused.empty()) {
+      ASSERT_TRUE(created) << created.error().describe();
+      ASSERT_TRUE(res_->remove(*clusters_, "default", "demo", Json::object()));
+      continue;
+    }
+    ASSERT_FALSE(created);
+    EXPECT_NE(created.error().describe().find(c.refused), std::string::npos) << created.error().describe();
+    EXPECT_FALSE(res_->get(*clusters_, "default", "demo")) << "stored";
+  }
+  // Updates: the same rules, and nothing changes when refused.
+  why_not = "";
+  ASSERT_TRUE(res_->create(*clusters_, "default", cluster(1)));
+  auto bad = res_->update(*clusters_, "default", "demo", with({{"class", "nope"}}), false);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().describe().find("no instance class \"nope\""), std::string::npos) << bad.error().describe();
+  EXPECT_FALSE(get().contains("spec") && get()["spec"].contains("resources") && !get()["spec"]["resources"].empty());
+  auto good = res_->patch(*clusters_, "default", "demo", PatchType::kMerge,
+                          R"({"spec":{"resources":{"class":"polar.pg.x1.small"}}})", false);
+  EXPECT_TRUE(good) << good.error().describe();
+  set_limits_support(nullptr);
+}
+
+}  // namespace
+}  // namespace polarstack::apiserver
