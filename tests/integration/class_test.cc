@@ -18,29 +18,12 @@ namespace {
 using core::Json;
 using namespace std::chrono_literals;
 
-int64_t generation_of(const Cluster& c) {
-  Json obj = c.get();
-  const Json* g = core::find_path(obj, "metadata.generation");
-  return g && g->is_number_integer() ? g->get<int64_t>() : 0;
-}
-
 std::string with_resources(const std::string& name, const std::string& resources, const std::string& extra = "") {
   return cluster_yaml(name, 2, "  resources: " + resources + "\n" + extra);
 }
 
 Json change(const ServerProcess& server, const Cluster& c, const std::string& yaml) {
-  auto r = server.polarctl({"apply", "-f", server.write(c.name + ".yaml", yaml)});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string name = c.name + "-changeclass-g" + std::to_string(generation_of(c));
-  Json op;
-  bool ended = wait_until([&] {
-    auto o = server.client()->get(kube::operations_ref(), "default", name);
-    op = o ? *o : Json();
-    std::string phase = core::string_at(op, "status.phase");
-    return phase == "Succeeded" || phase == "Failed" || phase == "Interrupted";
-  }, 240s);
-  EXPECT_TRUE(ended) << name << "\n" << ops_shown(server);
-  return op;
+  return apply_and_wait_derived(server, c, yaml, "changeclass");
 }
 
 bool v2() { return std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers"); }

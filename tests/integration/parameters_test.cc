@@ -22,28 +22,9 @@ std::string with_parameters(const std::string& name, int readers, const std::map
   return cluster_yaml(name, readers, (params.empty() ? "" : p) + extra);
 }
 
-int64_t generation(const Cluster& c) {
-  Json obj = c.get();
-  const Json* g = core::find_path(obj, "metadata.generation");
-  return g && g->is_number_integer() ? g->get<int64_t>() : 0;
-}
-
-// Applies the cluster with `params` and waits for the UpdateParameters it derives to
-// end; returns it (null if it did not within the deadline).
-Json update(const ServerProcess& server, const Cluster& c, int readers, const std::map<std::string, std::string>& params,
-            const std::string& until_phase = "Succeeded") {
-  auto r = server.polarctl({"apply", "-f", server.write(c.name + ".yaml", with_parameters(c.name, readers, params))});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string name = c.name + "-updateparameters-g" + std::to_string(generation(c));
-  Json op;
-  bool ended = wait_until([&] {
-    auto o = server.client()->get(kube::operations_ref(), "default", name);
-    op = o ? *o : Json();
-    std::string phase = core::string_at(op, "status.phase");
-    return phase == until_phase || phase == "Failed" || (phase == "Interrupted" && until_phase == "Succeeded");
-  }, 240s);
-  EXPECT_TRUE(ended) << name << "\n" << ops_shown(server);
-  return ended ? op : Json();
+// Applies the cluster with `params` and waits for the UpdateParameters it derives to end.
+Json update(const ServerProcess& server, const Cluster& c, int readers, const std::map<std::string, std::string>& params) {
+  return apply_and_wait_derived(server, c, with_parameters(c.name, readers, params), "updateparameters");
 }
 
 // SHOW `param` on every instance, by name.
@@ -159,7 +140,7 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
       {{{"max_connections", "50"}, {"max_worker_processes", "16"}}, "spec.parameters[max_connections]",
        "cannot be lowered in the update that raises max_worker_processes"},
   };
-  int64_t gen = generation(c);
+  int64_t gen = generation_of(c);
   for (const auto& b : bad) {
     SCOPED_TRACE(b.field);
     auto r = server.polarctl({"apply", "-f", server.write("bad.yaml", with_parameters("pr", 1, b.params))});
@@ -167,7 +148,7 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
     EXPECT_NE(r.err.find(b.field), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(b.says), std::string::npos) << r.err;
   }
-  EXPECT_EQ(generation(c), gen) << "a refused update was stored";
+  EXPECT_EQ(generation_of(c), gen) << "a refused update was stored";
   Json direct = {{"apiVersion", "polarstack.io/v1"}, {"kind", "PolarDBOperation"},
                  {"metadata", {{"name", "pr-direct"}, {"namespace", "default"}}},
                  {"spec", {{"clusterRef", "pr"}, {"type", "UpdateParameters"}, {"parameters", {{"work_mem", "1MB"}}}}}};
@@ -189,9 +170,9 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
   EXPECT_TRUE(everywhere(c, "shared_preload_libraries", ""));
   EXPECT_EQ(events_of(server, "Promoted"), 0);
   EXPECT_TRUE(has_event(server, "ParametersRolledBack"));
-  EXPECT_FALSE(server.client()->get(kube::operations_ref(), "default", "pr-updateparameters-g" + std::to_string(generation(c) + 1)))
+  EXPECT_FALSE(server.client()->get(kube::operations_ref(), "default", "pr-updateparameters-g" + std::to_string(generation_of(c) + 1)))
       << "planned again";
-  EXPECT_LT(c.get()["status"].value("observedGeneration", 0), generation(c)) << "a rolled back spec counts as observed";
+  EXPECT_LT(c.get()["status"].value("observedGeneration", 0), generation_of(c)) << "a rolled back spec counts as observed";
 
   // A value refused on reload (a time zone that does not exist): rolled back on every instance.
   op = update(server, c, 1, {{"log_timezone", "Mars/Olympus_Mons"}});
@@ -204,7 +185,7 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
   op = update(server, c, 1, {{"work_mem", "12MB"}});
   ASSERT_EQ(core::string_at(op, "status.phase"), "Succeeded") << op.dump(1);
   EXPECT_TRUE(wait_until([&] { return everywhere(c, "work_mem", "12MB"); }, 30s));
-  EXPECT_TRUE(wait_until([&] { return c.get()["status"].value("observedGeneration", 0) == generation(c); }, 30s))
+  EXPECT_TRUE(wait_until([&] { return c.get()["status"].value("observedGeneration", 0) == generation_of(c); }, 30s))
       << c.get().dump(1);
 }
 
@@ -243,7 +224,7 @@ TEST(ParametersTest, ServerKilledAtEachStepConverges) {
       auto r = crashing.polarctl({"apply", "-f", crashing.write(cluster + ".yaml",
                                                                 with_parameters(cluster, 2, {{"shared_buffers", value}}))});
       ASSERT_EQ(r.exit_code, 0) << r.err;
-      op_name = cluster + "-updateparameters-g" + std::to_string(generation(c));
+      op_name = cluster + "-updateparameters-g" + std::to_string(generation_of(c));
       ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 180s)) << "the failpoint never fired\n" << ops_shown(crashing);
     }
     ServerProcess server(home.path(), kClusters);

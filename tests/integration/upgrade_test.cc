@@ -19,26 +19,9 @@ namespace {
 using core::Json;
 using namespace std::chrono_literals;
 
-int64_t generation_of(const Cluster& c) {
-  Json obj = c.get();
-  const Json* g = core::find_path(obj, "metadata.generation");
-  return g && g->is_number_integer() ? g->get<int64_t>() : 0;
-}
-
 Json upgrade(const ServerProcess& server, const Cluster& c, int readers, const std::string& version) {
-  auto r = server.polarctl({"apply", "-f", server.write(c.name + ".yaml",
-                                                        cluster_yaml(c.name, readers, "  version: \"" + version + "\"\n"))});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string name = c.name + "-upgrademinorversion-g" + std::to_string(generation_of(c));
-  Json op;
-  bool ended = wait_until([&] {
-    auto o = server.client()->get(kube::operations_ref(), "default", name);
-    op = o ? *o : Json();
-    std::string phase = core::string_at(op, "status.phase");
-    return phase == "Succeeded" || phase == "Failed" || phase == "Interrupted";
-  }, 240s);
-  EXPECT_TRUE(ended) << name << "\n" << ops_shown(server);
-  return op;
+  return apply_and_wait_derived(server, c, cluster_yaml(c.name, readers, "  version: \"" + version + "\"\n"),
+                                "upgrademinorversion");
 }
 
 // server_version on every instance, by name.

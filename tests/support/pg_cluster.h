@@ -306,4 +306,31 @@ inline std::string ops_shown(const ServerProcess& server) {
   return s;
 }
 
+// The cluster's metadata.generation (0 if it cannot be read).
+inline int64_t generation_of(const Cluster& c) {
+  core::Json obj = c.get();
+  const core::Json* g = core::find_path(obj, "metadata.generation");
+  return g && g->is_number_integer() ? g->get<int64_t>() : 0;
+}
+
+// Applies `yaml` (the cluster changed) and waits, up to 240 s, for the operation the
+// operator derives from it, <cluster>-<kind>-g<generation> (kind: "updateparameters",
+// "upgrademinorversion", "changeclass"), to end: Succeeded, Failed or Interrupted. The
+// operation, or null when it did not end.
+inline core::Json apply_and_wait_derived(const ServerProcess& server, const Cluster& c, const std::string& yaml,
+                                         const std::string& kind) {
+  auto r = server.polarctl({"apply", "-f", server.write(c.name + ".yaml", yaml)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string name = c.name + "-" + kind + "-g" + std::to_string(generation_of(c));
+  core::Json op;
+  bool ended = wait_until([&] {
+    auto o = server.client()->get(kube::operations_ref(), "default", name);
+    op = o ? *o : core::Json();
+    std::string phase = core::string_at(op, "status.phase");
+    return phase == "Succeeded" || phase == "Failed" || phase == "Interrupted";
+  }, 240s);
+  EXPECT_TRUE(ended) << name << "\n" << ops_shown(server);
+  return ended ? op : core::Json();
+}
+
 }  // namespace polarstack::testing
