@@ -27,6 +27,21 @@ std::string ClusterSpec::check_version(const std::string& version) {
 }
 
 void ClusterSpec::check_update(const ClusterSpec& old, const std::string& path, FieldErrors& errs) const {
+  // What this release cannot change on an existing cluster (the rest either acts, or
+  // is refused at creation).
+  auto frozen = [&](const char* field, const Json& was, const Json& is) {
+    if (was == is) return;
+    errs.push_back({join_path(path, field), "cannot be changed on an existing cluster in this release (only "
+                                            "spec.readers, spec.primary, spec.parameters, spec.version, spec.resources, "
+                                            "spec.storage.retainOnDelete and spec.ha can)"});
+  };
+  // Releases before 2026-12-04 filled storage.size "10Gi" in by default and did nothing
+  // with it: a cluster stored then may drop it (an apply of a manifest without it).
+  if (!(old.storage.size == "10Gi" && storage.size.empty())) frozen("storage.size", old.storage.size, storage.size);
+  frozen("storage.autoGrow", encode(old.storage.autoGrow), encode(storage.autoGrow));
+  frozen("replication", encode(old.replication), encode(replication));
+  frozen("standby", encode(old.standby), encode(standby));
+  frozen("endpoints", encode(old.endpoints), encode(endpoints));
   // A standby stops replaying when its primary's value of one of these is higher than
   // its own: raises roll out to the replicas first, lowerings to the primary first, so
   // one update cannot do both.

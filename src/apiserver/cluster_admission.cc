@@ -137,48 +137,12 @@ core::Status check_cluster_primary(const Json& cluster) {
   return {};
 }
 
-namespace {
-// Unset: absent, null or "" (an object of nothing but those, too).
-bool unset(const Json* v) {
-  if (!v || v->is_null() || (v->is_string() && v->get<std::string>().empty())) return true;
-  if (v->is_object()) {
-    for (const auto& [k, x] : v->items()) {
-      if (!unset(&x)) return false;
-    }
-    return true;
-  }
-  return false;
-}
-
-// Releases before 2026-12-04 filled spec.resources {cpu: "1", memory: "1Gi"} and
-// spec.storage.size "10Gi" in by default, and did nothing with them. A cluster stored
-// then may drop them (an apply of a manifest without them), never set them again.
-bool legacy_default_dropped(const std::string& field, const Json* current, const Json* next) {
-  if (!unset(next)) return false;
-  if (field == "resources" && current && current->is_object()) {
-    return current->value("cpu", "") == "1" && current->value("memory", "") == "1Gi" && current->size() == 2;
-  }
-  if (field == "storage.size" && current && current->is_string()) return current->get<std::string>() == "10Gi";
-  return false;
-}
-}  // namespace
-
 core::Status check_cluster_update(const Json& current, const Json& next) {
   if (!core::string_at(current, "metadata.deletionTimestamp").empty()) return {};
-  // What this release can change on an existing cluster: readers, primary, storage.retainOnDelete, ha.
+  // The transition rules are the API's (api::ClusterSpec::check_update): shared with a
+  // Kubernetes admission webhook.
   if (core::string_at(current, "spec.version") != core::string_at(next, "spec.version")) {
     if (auto st = check_version_installed(next); !st) return st;
-  }
-  for (const char* f : { "storage.size", "storage.autoGrow", "replication",
-                        "standby", "endpoints"}) {
-    const Json* a = core::find_path(current, std::string("spec.") + f);
-    const Json* b = core::find_path(next, std::string("spec.") + f);
-    if (legacy_default_dropped(f, a, b)) continue;
-    if ((a ? *a : Json()) != (b ? *b : Json())) {
-      return invalid(next, std::string("spec.") + f,
-                     "cannot be changed on an existing cluster in this release (only spec.readers, spec.primary, "
-                     "spec.parameters, spec.version, spec.resources, spec.storage.retainOnDelete and spec.ha can)");
-    }
   }
   auto old_spec = api::decode<api::ClusterSpec>(current.value("spec", Json::object()), "spec", "spec");
   auto new_spec = api::decode<api::ClusterSpec>(next.value("spec", Json::object()), "spec", "spec");
