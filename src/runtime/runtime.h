@@ -1,6 +1,7 @@
-// The Runtime port: where instances of a cluster run and how to reach them. The domain
-// (src/cluster, src/ha) uses only this; adapters: runtime/local (daemonized processes on
-// this machine) and, later, runtime/kubernetes (Pods).
+// The Runtime ports: where instances of a cluster run (Placement) and what their
+// instance managers do when asked (InstanceAgent). The domain (src/cluster, src/ha) uses
+// only these; adapters: runtime/local (daemonized processes on this machine) and,
+// later, runtime/kubernetes (Pods).
 //
 // Every call is idempotent, so a workflow step that is run again after a crash does no
 // harm: ensure_* creates what is missing and starts what is stopped, remove_* of
@@ -101,14 +102,48 @@ struct EndpointsInfo {
   bool running = false;
 };
 
-class Runtime {
+// Placement: where instances run and what surrounds them (instances, endpoints, the
+// Cluster Manager, secrets, engines). The operator's workflows use it; the CM reads the
+// instances and whether HA is paused, and brings back an instance manager it found down.
+class Placement {
  public:
-  virtual ~Runtime() = default;
+  virtual ~Placement() = default;
   // Generated passwords and the per-cluster API token; kept until remove_cluster.
   virtual core::Status ensure_secrets(const ClusterKey& c) = 0;
   virtual core::Result<std::string> superuser_password(const ClusterKey& c) = 0;
   virtual core::Result<InstanceInfo> ensure_instance(const ClusterKey& c, const InstanceSpec& spec) = 0;
   virtual core::Result<std::vector<InstanceInfo>> list_instances(const ClusterKey& c) = 0;
+  // The exact installed version `engine` names ("15": the system's), or kInvalid listing
+  // the installed ones.
+  virtual core::Result<std::string> resolve_engine(const std::string& engine) = 0;
+  // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
+  // independent of the operator. remove_ stops it (before a Delete removes instances).
+  virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;
+  virtual bool cluster_manager_running(const ClusterKey& c) = 0;
+  virtual core::Status remove_cluster_manager(const ClusterKey& c) = 0;
+  // Pauses (true) or resumes automatic failover: workflows that must not race the CM
+  // (Switchover) hold it paused while they run. Kept across restarts of everything.
+  virtual core::Status set_ha_paused(const ClusterKey& c, bool paused) = 0;
+  virtual bool ha_paused(const ClusterKey& c) = 0;
+  // Stops the instance (and its manager) and, unless keep_data, removes its data.
+  virtual core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) = 0;
+  // The cluster's read-write and read-only addresses (ports 0: allocate).
+  virtual core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) = 0;
+  virtual core::Status remove_endpoints(const ClusterKey& c) = 0;
+  // Whether what serves the endpoints (the proxy in local mode) is running.
+  virtual bool endpoints_running(const ClusterKey& c) = 0;
+  // Removes what is left of the cluster (secrets, directories) once its instances are gone.
+  virtual core::Status remove_cluster(const ClusterKey& c, bool keep_data) = 0;
+  // Nothing: only the ports the runtime is given may be requested. Empty: fine.
+  virtual std::string check_port(const ClusterKey& c, int port) = 0;
+};
+
+// The instance agent: what each instance's manager does when asked (state, restart,
+// configure, fence, promote, follow, slots, sync replication). One client serves the
+// operator's workflows and the Cluster Manager.
+class InstanceAgent {
+ public:
+  virtual ~InstanceAgent() = default;
   virtual core::Result<InstanceState> instance_state(const ClusterKey& c, const std::string& name) = 0;
   // Physical replication slots on `on` (the primary).
   virtual core::Status ensure_slot(const ClusterKey& c, const std::string& on, const std::string& slot) = 0;
@@ -142,18 +177,6 @@ class Runtime {
   // the runtime cannot enforce them (say why: no root, no cgroup controllers).
   virtual core::Result<std::vector<std::string>> configure(const ClusterKey& c, const std::string& name,
                                                            const Configuration& config, bool reload) = 0;
-  // The exact installed version `engine` names ("15": the system's), or kInvalid listing
-  // the installed ones.
-  virtual core::Result<std::string> resolve_engine(const std::string& engine) = 0;
-  // The cluster's Cluster Manager (src/ha/cm.h): one per cluster, started here and
-  // independent of the operator. remove_ stops it (before a Delete removes instances).
-  virtual core::Status ensure_cluster_manager(const ClusterKey& c) = 0;
-  virtual bool cluster_manager_running(const ClusterKey& c) = 0;
-  virtual core::Status remove_cluster_manager(const ClusterKey& c) = 0;
-  // Pauses (true) or resumes automatic failover: workflows that must not race the CM
-  // (Switchover) hold it paused while they run. Kept across restarts of everything.
-  virtual core::Status set_ha_paused(const ClusterKey& c, bool paused) = 0;
-  virtual bool ha_paused(const ClusterKey& c) = 0;
   // Fences an instance: a clean shutdown that ends every session, after which it stays
   // down (across manager restarts) until it is told to follow a new primary. Returns the
   // LSN where its WAL ends; a replica that replayed past it lost nothing. Idempotent.
@@ -176,17 +199,11 @@ class Runtime {
   // clean shutdown, follows without a rewind. Empty: nothing is known.
   virtual core::Status follow(const ClusterKey& c, const std::string& name, const std::string& primary,
                               const std::string& replayed_past = "") = 0;
-  // Stops the instance (and its manager) and, unless keep_data, removes its data.
-  virtual core::Status remove_instance(const ClusterKey& c, const std::string& name, bool keep_data) = 0;
-  // The cluster's read-write and read-only addresses (ports 0: allocate).
-  virtual core::Result<EndpointsInfo> ensure_endpoints(const ClusterKey& c, int read_write_port, int read_only_port) = 0;
-  virtual core::Status remove_endpoints(const ClusterKey& c) = 0;
-  // Whether what serves the endpoints (the proxy in local mode) is running.
-  virtual bool endpoints_running(const ClusterKey& c) = 0;
-  // Removes what is left of the cluster (secrets, directories) once its instances are gone.
-  virtual core::Status remove_cluster(const ClusterKey& c, bool keep_data) = 0;
-  // Nothing: only the ports the runtime is given may be requested. Empty: fine.
-  virtual std::string check_port(const ClusterKey& c, int port) = 0;
 };
+
+// Both ports, as one adapter provides them (runtime/local; later runtime/kubernetes).
+// Code that needs only one takes that one; tests give fakes of either.
+class Runtime : public Placement, public InstanceAgent {};
+
 
 }  // namespace polarstack::runtime

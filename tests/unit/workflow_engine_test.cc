@@ -5,6 +5,7 @@
 #include "workflow/engine.h"
 #include "core/failpoints.h"
 #include "workflow/runner.h"
+#include "support/workflow_fakes.h"
 
 namespace polarstack::workflow {
 namespace {
@@ -12,31 +13,8 @@ namespace {
 using namespace std::chrono_literals;
 using core::Failpoints;
 
-class FakeClock : public Clock {
- public:
-  TimePoint now() const override { return t_; }
-  void advance(std::chrono::milliseconds d) { t_ += d; }
-  void set(TimePoint t) { t_ = t; }
-
- private:
-  TimePoint t_ = std::chrono::system_clock::from_time_t(1800000000);
-};
-
-class MemoryStore : public InstanceStore {
- public:
-  core::Status save(const Instance& inst) override {
-    if (fail_at_ > 0 && ++count_ == fail_at_) return core::fail(core::Code::kUnavailable, "store down");
-    saves_++;
-    last_[inst.id] = inst;
-    return {};
-  }
-  void fail_save_number(int n) { fail_at_ = n; count_ = 0; }
-  int saves_ = 0;
-  std::map<std::string, Instance> last_;
-
- private:
-  int fail_at_ = 0, count_ = 0;
-};
+using testing::FakeClock;
+using testing::MemoryStore;
 
 Step step(const std::string& name, std::function<StepResult(const StepInput&)> fn) { return {name, std::move(fn)}; }
 Step ok(const std::string& name, Context out = {}) {
