@@ -193,58 +193,18 @@ TEST(ParametersTest, ValuesPostgresRefusesAreRolledBackAndBadInputChangesNothing
 // switchover are the Switchover's, crash-tested with the restarts): a new value of
 // shared_buffers each round. It converges, every instance restarted once, none twice.
 TEST(ParametersTest, ServerKilledAtEachStepConverges) {
-  const std::vector<std::string> steps = {"plan", "pause-ha", "apply", "rollback", "pause-ha-for-switchover", "resume-ha", "done"};
-  const std::string cluster = "pk";
-  TempDir home;
-  StopAllOnExit stop_all{home.path()};
-  {
-    ServerProcess server(home.path(), kClusters);
-    server.leave_databases_running();
-    Cluster c{server, cluster};
-    ASSERT_EQ(server.polarctl({"apply", "-f", server.write(cluster + ".yaml", with_parameters(cluster, 2, {}))}).exit_code, 0);
-    ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
-  }
-  int mb = 40;
-  for (const auto& step : steps) {
-    SCOPED_TRACE(step);
-    std::string value = std::to_string(++mb) + "MB";
-    auto env = kClusters;
-    env["POLARSTACK_FAILPOINTS"] = "after:" + step + "=crash";
-    std::map<std::string, std::string> before;
-    std::map<std::string, int> done_before;
-    std::string primary, op_name;
-    {
-      ServerProcess crashing(home.path(), env);
-      crashing.leave_databases_running();
-      Cluster c{crashing, cluster};
-      ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
-      primary = core::string_at(c.get(), "status.currentPrimary");
-      before = start_times(c);
-      for (const auto& [n, t] : before) done_before[n] = restarts_done(crashing, cluster, n);
-      auto r = crashing.polarctl({"apply", "-f", crashing.write(cluster + ".yaml",
-                                                                with_parameters(cluster, 2, {{"shared_buffers", value}}))});
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-      op_name = cluster + "-updateparameters-g" + std::to_string(generation_of(c));
-      ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 180s)) << "the failpoint never fired\n" << ops_shown(crashing);
-    }
-    ServerProcess server(home.path(), kClusters);
-    server.leave_databases_running();
-    Cluster c{server, cluster};
-    std::string target;
-    ASSERT_TRUE(wait_until([&] {
-      auto o = server.client()->get(kube::operations_ref(), "default", op_name);
-      target = o ? core::string_at(*o, "status.context.target") : "";
-      return o && core::string_at(*o, "status.phase") == "Succeeded";
-    }, 240s)) << ops_shown(server);
-    EXPECT_NE(target, primary) << "one switchover, away from the primary";
-    ASSERT_TRUE(wait_until([&] { return c.ready(2, target); }, 120s)) << c.get().dump(1);
-    EXPECT_TRUE(everywhere(c, "shared_buffers", value)) << Json(shown(c, "shared_buffers")).dump();
-    auto after = start_times(c);
-    for (const auto& [n, t] : before) {
-      EXPECT_NE(after[n], t) << n << " was not restarted";
-      EXPECT_EQ(restarts_done(server, cluster, n) - done_before[n], n == primary ? 0 : 1) << n;
-    }
-  }
+  auto value = [](int round) { return std::to_string(40 + round) + "MB"; };
+  crash_after_each(
+      {"plan", "pause-ha", "apply", "rollback", "pause-ha-for-switchover", "resume-ha", "done"}, "pk",
+      [&](const ServerProcess& server, const Cluster& c, int round) {
+        auto r = server.polarctl({"apply", "-f", server.write(c.name + ".yaml",
+                                                              with_parameters(c.name, 2, {{"shared_buffers", value(round)}}))});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return c.name + "-updateparameters-g" + std::to_string(generation_of(c));
+      },
+      [&](const Cluster& c, int round) {
+        EXPECT_TRUE(everywhere(c, "shared_buffers", value(round))) << Json(shown(c, "shared_buffers")).dump();
+      });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -331,6 +332,67 @@ inline core::Json apply_and_wait_derived(const ServerProcess& server, const Clus
   }, 240s);
   EXPECT_TRUE(ended) << name << "\n" << ops_shown(server);
   return ended ? op : core::Json();
+}
+
+// kill -9 of the server after each of `steps` of an operation on a 1 + 2 cluster (a new
+// operation each round, on the same cluster, with a server whose failpoint
+// "after:<step>=crash" kills it): once a server is back the operation finishes, every
+// instance was restarted, each reader once in place and the old primary by one
+// switchover away from it, none twice. `start` starts the round's operation and returns
+// its name; `check` looks at the cluster afterwards (optional).
+inline void crash_after_each(const std::vector<std::string>& steps, const std::string& cluster,
+                             const std::function<std::string(const ServerProcess&, const Cluster&, int)>& start,
+                             const std::function<void(const Cluster&, int)>& check = {}) {
+  TempDir home;
+  StopAllOnExit stop_all{home.path()};
+  {
+    ServerProcess server(home.path(), kClusters);
+    server.leave_databases_running();
+    Cluster c{server, cluster};
+    ASSERT_EQ(server.polarctl({"apply", "-f", server.write(cluster + ".yaml", cluster_yaml(cluster, 2))}).exit_code, 0);
+    ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+  }
+  int round = 0;
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step);
+    ++round;
+    auto env = kClusters;
+    env["POLARSTACK_FAILPOINTS"] = "after:" + step + "=crash";
+    std::map<std::string, std::string> before;
+    std::map<std::string, int> done_before;
+    std::string primary, op_name;
+    {
+      ServerProcess crashing(home.path(), env);
+      crashing.leave_databases_running();
+      Cluster c{crashing, cluster};
+      ASSERT_TRUE(c.wait_ready(2)) << c.get().dump(1);
+      primary = core::string_at(c.get(), "status.currentPrimary");
+      before = start_times(c);
+      for (const auto& [n, t] : before) done_before[n] = restarts_done(crashing, cluster, n);
+      op_name = start(crashing, c, round);
+      ASSERT_FALSE(op_name.empty());
+      ASSERT_TRUE(wait_until([&] { return !crashing.running(); }, 180s)) << "the failpoint never fired\n" << ops_shown(crashing);
+    }
+    ServerProcess server(home.path(), kClusters);
+    server.leave_databases_running();
+    Cluster c{server, cluster};
+    std::string target;  // where this round's switchover moved the primary
+    ASSERT_TRUE(wait_until([&] {
+      auto o = server.client()->get(kube::operations_ref(), "default", op_name);
+      target = o ? core::string_at(*o, "status.context.target") : "";
+      return o && core::string_at(*o, "status.phase") == "Succeeded";
+    }, 240s)) << ops_shown(server);
+    EXPECT_NE(target, primary) << "one switchover, away from the primary";
+    // Status follows the instances within the operator's next observation.
+    ASSERT_TRUE(wait_until([&] { return c.ready(2, target); }, 120s)) << c.get().dump(1);
+    auto after = start_times(c);
+    for (const auto& [n, t] : before) {
+      EXPECT_NE(after[n], t) << n << " was not restarted";
+      // In place: the readers of this round once each; the old primary by the switchover.
+      EXPECT_EQ(restarts_done(server, cluster, n) - done_before[n], n == primary ? 0 : 1) << n;
+    }
+    if (check) check(c, round);
+  }
 }
 
 }  // namespace polarstack::testing
