@@ -79,26 +79,23 @@ core::Result<std::vector<std::string>> LocalRuntime::configure(const ClusterKey&
   if (dir.empty()) return core::fail(Code::kNotFound, "instance " + c.str() + "/" + name + " does not exist");
   auto have = instance::load_config({dir});
   if (!have) return std::unexpected(have.error());
-  if (config.cpu != have->cpu || config.memory != have->memory || (!config.cpu.empty() || !config.memory.empty())) {
-    std::vector<std::string> dirs = have->cgroups;
-    if (!config.cpu.empty() || !config.memory.empty() || !have->cgroups.empty()) {
-      auto set = set_limits(c.ns + "." + c.name + "/" + name, api::cpu_millis(config.cpu).value_or(0),
-                            api::memory_bytes(config.memory).value_or(0), pg_uid_);
-      if (!set) return std::unexpected(set.error());
-      dirs = *set;
-      auto pid = core::read_file(instance::Paths{dir}.pid());
-      if (pid && std::atoi(pid->c_str()) > 0) {
-        if (auto st = attach(dirs, std::atoi(pid->c_str())); !st) return std::unexpected(st.error());
-      }
+  std::vector<std::string> dirs = have->cgroups;
+  if (!config.cpu.empty() || !config.memory.empty() || !have->cgroups.empty()) {  // limits to set, or to lift
+    auto set = set_limits(c.ns + "." + c.name + "/" + name, api::cpu_millis(config.cpu).value_or(0),
+                          api::memory_bytes(config.memory).value_or(0), pg_uid_);
+    if (!set) return std::unexpected(set.error());
+    dirs = *set;
+    auto pid = core::read_file(instance::Paths{dir}.pid());
+    if (pid && std::atoi(pid->c_str()) > 0) {
+      if (auto st = attach(dirs, std::atoi(pid->c_str())); !st) return std::unexpected(st.error());
     }
-    body["resources"] = {{"cpu", config.cpu}, {"memory", config.memory}};
-    body["cgroups"] = dirs;
   }
+  body["resources"] = {{"cpu", config.cpu}, {"memory", config.memory}};
+  body["cgroups"] = dirs;
   if (!config.engine.empty()) {
     auto e = instance::find_engine(opts_.data_root, config.engine);
     if (!e) return std::unexpected(e.error());
-    body["engine"] = {{"version", e->version}, {"binDir", e->system ? std::string() : e->bin_dir}};
-    if (e->system) body["engine"]["binDir"] = instance::kBinDir;
+    body["engine"] = {{"version", e->version}, {"binDir", e->bin_dir}};
   }
   auto r = call_ms(c, name, "POST", "/v1/configure", std::chrono::seconds(30), body.dump());
   if (!r) return std::unexpected(r.error());
