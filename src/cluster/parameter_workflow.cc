@@ -18,13 +18,6 @@ using workflow::StepResult;
 
 namespace {
 
-Parameters parse_parameters(const std::string& text) {
-  Parameters out;
-  auto j = core::parse_json(text.empty() ? "{}" : text);
-  if (!j || !j->is_object()) return out;
-  for (const auto& [k, v] : j->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return out;
-}
 std::string dump(const Parameters& p) { return Json(p).dump(); }
 
 std::string list(const std::vector<std::string>& names) {
@@ -48,10 +41,10 @@ std::string engine_of(Deps& d, const runtime::InstanceState& s) {
 
 // What a run sets on every instance (decided by plan), and what it rolls back to.
 runtime::Configuration target(const StepInput& in) {
-  return {parse_parameters(ctx(in, "parameters")), ctx(in, "engine"), ctx(in, "cpu"), ctx(in, "memory")};
+  return {string_map(ctx(in, "parameters")), ctx(in, "engine"), ctx(in, "cpu"), ctx(in, "memory")};
 }
 runtime::Configuration previous(const StepInput& in) {
-  return {parse_parameters(ctx(in, "previous")), ctx(in, "previousEngine"), ctx(in, "previousCpu"),
+  return {string_map(ctx(in, "previous")), ctx(in, "previousEngine"), ctx(in, "previousCpu"),
           ctx(in, "previousMemory")};
 }
 bool configured_with(Deps& d, const runtime::InstanceState& s, const runtime::Configuration& want) {
@@ -161,6 +154,13 @@ StepResult plan(Deps& d, const StepInput& in) {
                            {"rollbackReason", ""}});
 }
 
+// A configure that failed: limits this runtime cannot enforce end the run (Failed, with
+// the reason); anything else is retried.
+StepResult configure_failed(const core::Error& e, const std::string& name) {
+  if (e.code == core::Code::kUnsupported) return StepResult::fail("LimitsUnavailable", e.message);
+  return StepResult::retry("configuring " + name + ": " + e.message);
+}
+
 bool restart_mode(const StepInput& in) { return ctx(in, "mode") == "ReplicasFirst" || ctx(in, "mode") == "PrimaryFirst"; }
 
 // The instance did not start with the new parameters: PostgreSQL said why.
@@ -196,8 +196,7 @@ std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::
       }
     }
     auto errs = d.rt.configure(c, name, next, false);
-    if (!errs && errs.error().code == core::Code::kUnsupported) return StepResult::fail("LimitsUnavailable", errs.error().message);
-    if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
+    if (!errs) return configure_failed(errs.error(), name);
     return StepResult::wait("configured " + name + "; restarting it", std::chrono::milliseconds(1));
   }
   if (s->postmaster_pid == planned_pid) {
@@ -208,18 +207,11 @@ std::optional<StepResult> restart_with(Deps& d, const StepInput& in, const std::
     event(d, c, "Warning", "ParametersRejected", name + " did not start with the new parameters: " + *why);
     return StepResult::done({{"rollback", name}, {"rollbackReason", *why}});
   }
-  std::string waiting;
-  if (!s->ready) {
-    waiting = "waiting for " + name + " to be ready again (" + (s->state.empty() ? "starting" : s->state) +
-              (s->last_error.empty() ? "" : ": " + s->last_error) + ")";
-  } else if (s->role == "replica") {
-    auto all = d.rt.list_instances(c);
-    if (!all) return StepResult::retry(all.error().message);
-    std::string primary = primary_of(d, c, *all);
-    int primary_port = 0;
-    for (const auto& i : *all) primary_port = i.name == primary ? i.port : primary_port;
-    if (s->sender_port != primary_port) waiting = "waiting for " + name + " to stream from " + primary + " again";
-  }
+  auto all = d.rt.list_instances(c);
+  if (!all) return StepResult::retry(all.error().message);
+  auto back = not_back_yet(d, c, name, *s, primary_of(d, c, *all));
+  if (!back) return StepResult::retry(back.error().message);
+  const std::string& waiting = *back;
   if (waiting.empty()) return std::nullopt;
   if (step_age(in) > d.opts.ready_timeout) {
     return StepResult::done({{"rollback", name}, {"rollbackReason", "not ready " + std::to_string(d.opts.ready_timeout.count()) +
@@ -235,8 +227,7 @@ StepResult apply(Deps& d, const StepInput& in) {
   if (ctx(in, "mode") == "Reload") {
     for (const auto& [name, pid] : order) {
       auto errs = d.rt.configure(c, name, next, true);
-      if (!errs && errs.error().code == core::Code::kUnsupported) return StepResult::fail("LimitsUnavailable", errs.error().message);
-      if (!errs) return StepResult::retry("configuring " + name + ": " + errs.error().message);
+      if (!errs) return configure_failed(errs.error(), name);
       if (!errs->empty()) {
         std::string why;
         for (const auto& e : *errs) why += (why.empty() ? "" : "; ") + e;
@@ -258,7 +249,7 @@ StepResult apply(Deps& d, const StepInput& in) {
     if (!s) return StepResult::retry(s.error().message);
     if (!configured_with(d, *s, next)) {
       auto errs = d.rt.configure(c, primary, next, false);
-      if (!errs) return StepResult::retry("configuring " + primary + ": " + errs.error().message);
+      if (!errs) return configure_failed(errs.error(), primary);
     }
   }
   return StepResult::done();
@@ -329,7 +320,7 @@ StepResult finish(Deps& d, const StepInput& in) {
 core::Result<runtime::Configuration> wanted_configuration(Deps& d, const StepInput& in) {
   runtime::Configuration out;
   auto c = key_of(in);
-  Parameters user = parse_parameters(ctx(in, "parameters"));
+  Parameters user = string_map(ctx(in, "parameters"));
   auto res = core::parse_json(ctx(in, "resources").empty() ? "{}" : ctx(in, "resources"));
   if (res && res->is_object()) {
     out.cpu = res->value("cpu", "");

@@ -121,15 +121,10 @@ std::optional<StepResult> restarted(Deps& d, const StepInput& in, const std::str
     waiting = "restarting " + name;
   } else if (s->state == "CrashLoop") {
     return StepResult::interrupt("InstanceCrashLoop", name + " keeps crashing since its restart: " + s->last_error);
-  } else if (!s->ready) {
-    waiting = "waiting for " + name + " to be ready again (" + (s->state.empty() ? "starting" : s->state) +
-              (s->last_error.empty() ? "" : ": " + s->last_error) + ")";
-  } else if (s->role == "replica" && name != primary) {
-    auto all = d.rt.list_instances(c);
-    if (!all) return StepResult::retry(all.error().message);
-    int primary_port = 0;
-    for (const auto& i : *all) primary_port = i.name == primary ? i.port : primary_port;
-    if (s->sender_port != primary_port) waiting = "waiting for " + name + " to stream from " + primary + " again";
+  } else {
+    auto w = not_back_yet(d, c, name, *s, primary);
+    if (!w) return StepResult::retry(w.error().message);
+    waiting = *w;
   }
   if (waiting.empty()) return std::nullopt;
   if (step_age(in) > d.opts.ready_timeout) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ workflow::StepResult wait_ready(Deps& d, const workflow::StepInput& in, const st
 // Readers (every instance but the primary), ordered by number.
 std::vector<runtime::InstanceInfo> readers(const std::vector<runtime::InstanceInfo>& all, const std::string& primary,
                                            const std::string& cluster);
+// A JSON object of strings (a cluster's spec.parameters, or a run's context value that
+// holds one) as a map; anything else: empty.
+std::map<std::string, std::string> string_map(const core::Json* object);
+std::map<std::string, std::string> string_map(const std::string& json_text);
+// An instance just restarted (state `s`) is back once it is ready and, a replica, streams
+// from `primary` again: "" then, else what is awaited (for a wait's message).
+core::Result<std::string> not_back_yet(Deps& d, const runtime::ClusterKey& c, const std::string& name,
+                                       const runtime::InstanceState& s, const std::string& primary);
 // The run decided that no switchover is needed (context "noop").
 bool noop(const workflow::StepInput& in);
 
@@ -56,6 +65,9 @@ core::Result<runtime::Configuration> wanted_configuration(Deps& d, const workflo
 // UpdateParameters, UpgradeMinorVersion or ChangeClass (parameter_workflow.cc): the same rollout of
 // an instance configuration (parameters, engine).
 workflow::Definition parameter_workflow(const std::shared_ptr<Deps>& dp, const std::string& name);
+
+// Switchover: pause-ha, the steps above, resume-ha (switchover_workflow.cc).
+workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp);
 
 // RestartInstance (whole_cluster false) or RestartCluster.
 workflow::Definition restart_workflow(const std::shared_ptr<Deps>& dp, bool whole_cluster);

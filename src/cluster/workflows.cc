@@ -6,9 +6,6 @@
 #include <memory>
 #include <optional>
 
-#include "cluster/primary_status.h"
-#include "core/log.h"
-#include "core/lsn.h"
 
 namespace polarstack::cluster {
 
@@ -48,23 +45,32 @@ std::chrono::system_clock::duration step_age(const StepInput& in) {
   return std::chrono::system_clock::now() - steps[cur].started_at;
 }
 
-namespace {
-std::map<std::string, std::string> parameters_of(const Json& cluster) {
+std::map<std::string, std::string> string_map(const Json* object) {
   std::map<std::string, std::string> out;
-  if (const Json* p = core::find_path(cluster, "spec.parameters"); p && p->is_object()) {
-    for (auto& [k, v] : p->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  if (object && object->is_object()) {
+    for (auto& [k, v] : object->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
   }
   return out;
 }
-std::map<std::string, std::string> parameters_of_text(const std::string& text) {
-  std::map<std::string, std::string> out;
-  auto j = core::parse_json(text);
-  if (j && j->is_object()) {
-    for (auto& [k, v] : j->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  }
-  return out;
+std::map<std::string, std::string> string_map(const std::string& json_text) {
+  auto j = core::parse_json(json_text.empty() ? "{}" : json_text);
+  return j ? string_map(&*j) : std::map<std::string, std::string>{};
 }
-}  // namespace
+
+core::Result<std::string> not_back_yet(Deps& d, const runtime::ClusterKey& c, const std::string& name,
+                                       const runtime::InstanceState& s, const std::string& primary) {
+  if (!s.ready) {
+    return "waiting for " + name + " to be ready again (" + (s.state.empty() ? "starting" : s.state) +
+           (s.last_error.empty() ? "" : ": " + s.last_error) + ")";
+  }
+  if (s.role != "replica" || name == primary) return std::string();
+  auto all = d.rt.list_instances(c);
+  if (!all) return std::unexpected(all.error());
+  int primary_port = 0;
+  for (const auto& i : *all) primary_port = i.name == primary ? i.port : primary_port;
+  if (s.sender_port != primary_port) return "waiting for " + name + " to stream from " + primary + " again";
+  return std::string();
+}
 
 // The instance PostgreSQL reports as primary, else the one created as primary.
 std::string primary_of(Deps& d, const runtime::ClusterKey& c, const std::vector<runtime::InstanceInfo>& all) {
@@ -129,7 +135,7 @@ StepResult add_readers(Deps& d, const StepInput& in, int target) {
   // rollout of new ones is under way or was rolled back).
   auto ps = d.rt.instance_state(c, primary);
   if (!ps || !ps->reachable) return StepResult::retry("cannot ask " + primary + " for its parameters");
-  auto params = ps->parameters.empty() ? parameters_of(*cluster) : ps->parameters;
+  auto params = ps->parameters.empty() ? string_map(core::find_path(*cluster, "spec.parameters")) : ps->parameters;
   std::vector<int> used;
   for (const auto& i : *all) used.push_back(instance_number(c.name, i.name));
   for (int n = static_cast<int>(have.size()), next = 1; n < target; ++n) {
@@ -227,8 +233,8 @@ workflow::Definition create_workflow(const std::shared_ptr<Deps>& dp) {
            if (!w) return StepResult::retry(w.error().message);
            want = *w;
          } else {
-           want.parameters = in.instance.context.count("parameters") ? parameters_of_text(ctx(in, "parameters"))
-                                                                     : parameters_of(*cluster);
+           want.parameters = in.instance.context.count("parameters") ? string_map(ctx(in, "parameters"))
+                                                                     : string_map(core::find_path(*cluster, "spec.parameters"));
          }
          auto info = d.rt.ensure_instance(c, {name, "primary", "", "", want.parameters, want.engine, want.cpu, want.memory});
          if (!info && (info.error().code == core::Code::kInvalid || info.error().code == core::Code::kUnsupported)) {
@@ -290,247 +296,9 @@ workflow::Definition scale_workflow(const std::shared_ptr<Deps>& dp) {
 
 }  // namespace
 
-// --- Switchover -----------------------------------------------------------------------
-// choose -> fence-primary -> wait-target -> promote -> repoint -> wait-repointed -> drop-stale-slots
-// No acknowledged write is lost: the old primary is shut down cleanly first (every
-// session ends, its walsenders send all WAL to the replicas before it exits), and the
-// target is promoted only once it has replayed past the end of that WAL.
-
 bool noop(const StepInput& in) { return ctx(in, "noop") == "true"; }
 
 namespace {
-
-int64_t millis_since_epoch() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-StepResult choose_target(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();  // a restart planned without a switchover
-  auto c = key_of(in);
-  auto all = d.rt.list_instances(c);
-  if (!all) return StepResult::retry(all.error().message);
-  std::string primary = primary_of(d, c, *all);
-  auto primary_state = primary.empty() ? core::Result<runtime::InstanceState>(runtime::InstanceState{})
-                                       : d.rt.instance_state(c, primary);
-  if (primary.empty() || !primary_state || !primary_state->ready || primary_state->role != "primary") {
-    if (step_age(in) > d.opts.ready_timeout) return StepResult::interrupt("NoPrimary", "the cluster has no ready primary to switch over from");
-    return StepResult::wait("waiting for a ready primary", d.opts.poll);
-  }
-  std::string target = ctx(in, "target");
-  if (!target.empty()) {
-    bool known = std::any_of(all->begin(), all->end(), [&](const auto& i) { return i.name == target; });
-    if (!known) return StepResult::fail("TargetNotFound", "no instance named \"" + target + "\" in " + c.str());
-    if (target == primary) return StepResult::done({{"primary", primary}, {"target", target}, {"noop", "true"}});
-    auto s = d.rt.instance_state(c, target);
-    if (!s || !s->ready || s->role != "replica") {
-      if (step_age(in) > d.opts.ready_timeout) {
-        return StepResult::interrupt("TargetNotReady", target + " is not a ready reader");
-      }
-      return StepResult::wait("waiting for " + target + " to be a ready reader", d.opts.poll);
-    }
-    return StepResult::done({{"primary", primary}, {"target", target}});
-  }
-  // The best candidate: the ready reader that has replayed the most WAL (then the lowest number).
-  std::string best;
-  uint64_t best_lsn = 0;
-  for (const auto& i : readers(*all, primary, c.name)) {
-    auto s = d.rt.instance_state(c, i.name);
-    if (!s || !s->ready || s->role != "replica") continue;
-    uint64_t lsn = core::parse_lsn(s->lsn).value_or(0);
-    if (best.empty() || lsn > best_lsn) {
-      best = i.name;
-      best_lsn = lsn;
-    }
-  }
-  if (best.empty()) {
-    if (step_age(in) > d.opts.ready_timeout) return StepResult::interrupt("NoCandidate", "no ready reader to switch over to");
-    return StepResult::wait("waiting for a ready reader", d.opts.poll);
-  }
-  return StepResult::done({{"primary", primary}, {"target", best}});
-}
-
-StepResult fence_primary(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string primary = ctx(in, "primary");
-  int64_t started = millis_since_epoch();
-  auto lsn = d.rt.fence(c, primary, std::chrono::seconds(60));  // a clean shutdown, however long it takes
-  if (!lsn) return StepResult::retry("fencing " + primary + ": " + lsn.error().message);
-  if (lsn->empty()) {
-    return StepResult::interrupt("PrimaryCrashed", primary + " was not running cleanly when fenced (it had crashed): "
-                                                   "nobody can prove which reader has all of its WAL. It stays fenced; "
-                                                   "cancel to start it again as the primary");
-  }
-  auto cluster = d.api.get_cluster(c.ns, c.name);
-  if (cluster) {
-    d.api.record_event(*cluster, "Normal", "PrimaryFenced", primary + " was shut down cleanly for the switchover; its WAL ends at " + *lsn);
-  }
-  return StepResult::done({{"fencedLsn", *lsn}, {"fencedAtMs", std::to_string(started)}});
-}
-
-StepResult wait_target(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string target = ctx(in, "target");
-  auto s = d.rt.instance_state(c, target);
-  if (!s) return StepResult::retry(s.error().message);
-  if (s->role == "primary") return StepResult::done();  // promoted before a crash of ours
-  auto fenced = core::parse_lsn(ctx(in, "fencedLsn"));
-  auto replayed = core::parse_lsn(s->lsn);
-  if (fenced && replayed && *replayed > *fenced) return StepResult::done();
-  if (step_age(in) > std::chrono::seconds(60)) {
-    return StepResult::interrupt("TargetBehind", target + " replayed " + (s->lsn.empty() ? "nothing" : s->lsn) +
-                                                     " of the old primary's WAL, which ends at " + ctx(in, "fencedLsn") +
-                                                     "; the old primary stays fenced: resume to wait again, or cancel to "
-                                                     "start it again as the primary");
-  }
-  return StepResult::wait(target + " replaying up to " + ctx(in, "fencedLsn"), std::chrono::milliseconds(20));
-}
-
-StepResult promote_target(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string target = ctx(in, "target");
-  auto s = d.rt.instance_state(c, target);
-  if (!s || s->role != "primary") {
-    if (auto st = d.rt.promote(c, target); !st) return StepResult::retry("promoting " + target + ": " + st.error().message);
-  }
-  int64_t took = millis_since_epoch() - std::atoll(ctx(in, "fencedAtMs").c_str());
-  auto cluster = d.api.get_cluster(c.ns, c.name);
-  // Sync mode: the new primary's commits wait for its replicas before the endpoints send
-  // it any. (Set after the promotion: a reload just before it was seen to leave
-  // PostgreSQL's startup process waiting out wal_retrieve_retry_interval before it
-  // promotes, 5 s by default; the instances now set 200 ms.)
-  if (cluster && core::string_at(*cluster, "spec.replication.mode") == "sync") {
-    auto all = d.rt.list_instances(c);
-    if (!all) return StepResult::retry(all.error().message);
-    std::vector<std::string> others;
-    for (const auto& i : *all) {
-      if (i.name != target) others.push_back(i.name);
-    }
-    const Json* k = core::find_path(*cluster, "spec.replication.syncReplicas");
-    int want = std::min<int>(k && k->is_number_integer() ? k->get<int>() : 1, static_cast<int>(others.size()));
-    if (auto st = d.rt.set_sync_standbys(c, target, others, want); !st) {
-      return StepResult::retry("synchronous standbys on " + target + ": " + st.error().message);
-    }
-  }
-  // The endpoints move now (best effort: the operator's next observation says the same).
-  if (auto st = record_new_primary(d.api, c.ns, c.name, target, ctx(in, "primary")); !st) {
-    core::log_warn("operator", "cannot record " + target + " as the primary in status yet: " + st.error().message);
-  }
-  if (cluster) {
-    d.api.record_event(*cluster, "Normal", "Promoted", target + " is the primary; writes were refused for " +
-                                                           std::to_string(took) + " ms (fence to promotion)");
-  }
-  return StepResult::done({{"writeUnavailableMs", std::to_string(took)}});
-}
-
-// The instances other than `target` that are not (yet) replicas streaming from it;
-// `ready_too`: also those not ready.
-core::Result<std::vector<std::string>> not_following(Deps& d, const runtime::ClusterKey& c, const std::string& target,
-                                                     bool ready_too) {
-  auto all = d.rt.list_instances(c);
-  if (!all) return std::unexpected(all.error());
-  int target_port = 0;
-  for (const auto& i : *all) target_port = i.name == target ? i.port : target_port;
-  std::vector<std::string> out;
-  for (const auto& i : *all) {
-    if (i.name == target) continue;
-    auto s = d.rt.instance_state(c, i.name);
-    bool there = s && !s->fenced && s->role == "replica" && s->sender_port == target_port && (!ready_too || s->ready);
-    if (!there) out.push_back(i.name);
-  }
-  return out;
-}
-
-StepResult repoint(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string target = ctx(in, "target");
-  auto names = not_following(d, c, target, false);
-  if (!names) return StepResult::retry(names.error().message);
-  for (const auto& n : *names) {
-    // The target replayed past the old primary's fenced LSN (wait-target): the old primary
-    // can follow without a rewind.
-    std::string past = n == ctx(in, "primary") ? ctx(in, "fencedLsn") : "";
-    if (auto st = d.rt.follow(c, n, target, past); !st) return StepResult::retry(n + " -> " + target + ": " + st.error().message);
-  }
-  return StepResult::done();
-}
-
-StepResult wait_repointed(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto names = not_following(d, key_of(in), ctx(in, "target"), true);
-  if (!names) return StepResult::retry(names.error().message);
-  if (names->empty()) return StepResult::done();
-  return wait_ready(d, in, *names);  // reports, times out and interrupts like every wait
-}
-
-StepResult drop_stale_slots(Deps& d, const StepInput& in) {
-  if (noop(in)) return StepResult::done();
-  auto c = key_of(in);
-  std::string old = ctx(in, "primary");
-  auto all = d.rt.list_instances(c);
-  if (!all) return StepResult::retry(all.error().message);
-  // The old primary kept the slots of its readers: as a replica it would hold WAL for them forever.
-  for (const auto& i : *all) {
-    if (i.name == old) continue;
-    if (auto st = d.rt.drop_slot(c, old, i.name); !st) return StepResult::retry("slot of " + i.name + " on " + old + ": " + st.error().message);
-  }
-  auto cluster = d.api.get_cluster(c.ns, c.name);
-  if (cluster) {
-    d.api.record_event(*cluster, "Normal", "SwitchoverCompleted", "the primary moved from " + old + " to " + ctx(in, "target") +
-                                                                      "; writes were refused for " + ctx(in, "writeUnavailableMs") + " ms");
-  }
-  return StepResult::done();
-}
-
-}  // namespace
-
-std::vector<workflow::Step> switchover_steps(const std::shared_ptr<Deps>& dp) {
-  return {
-      {"choose", [dp](const StepInput& in) { return choose_target(*dp, in); }},
-      {"fence-primary", [dp](const StepInput& in) { return fence_primary(*dp, in); }},
-      {"wait-target", [dp](const StepInput& in) { return wait_target(*dp, in); }},
-      {"promote", [dp](const StepInput& in) { return promote_target(*dp, in); }},
-      {"repoint", [dp](const StepInput& in) { return repoint(*dp, in); }},
-      {"wait-repointed", [dp](const StepInput& in) { return wait_repointed(*dp, in); }},
-      {"drop-stale-slots", [dp](const StepInput& in) { return drop_stale_slots(*dp, in); }},
-  };
-}
-
-// Cancelled before the promotion: the old primary serves again (unfencing one that was
-// not fenced yet does nothing). After it: nothing to undo.
-std::vector<workflow::Step> switchover_compensation(const std::shared_ptr<Deps>& dp) {
-  return {
-      {"restore-primary", [dp](const StepInput& in) {
-         Deps& d = *dp;
-         auto c = key_of(in);
-         std::string old = ctx(in, "primary"), target = ctx(in, "target");
-         if (old.empty() || noop(in)) return StepResult::done();
-         auto t = target.empty() ? core::Result<runtime::InstanceState>(runtime::InstanceState{}) : d.rt.instance_state(c, target);
-         if (t && t->role == "primary") return StepResult::done();  // promoted: the switchover stands
-         return from(d.rt.unfence(c, old), "unfencing " + old);
-       }},
-      {"resume-ha", [dp](const StepInput& in) {
-         Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), false), "resuming failover"); }},
-  };
-}
-
-namespace {
-
-workflow::Definition switchover_workflow(const std::shared_ptr<Deps>& dp) {
-  workflow::Definition def;
-  def.name = "Switchover";
-  def.steps = {{"pause-ha", [dp](const StepInput& in) {
-                  Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), true), "pausing failover"); }}};
-  for (auto& step : switchover_steps(dp)) def.steps.push_back(std::move(step));
-  def.steps.push_back({"resume-ha", [dp](const StepInput& in) {
-                         Deps& d = *dp; return from(d.rt.set_ha_paused(key_of(in), false), "resuming failover"); }});
-  def.point_of_no_return = 2;  // from the fence on it finishes (or waits for a human)
-  def.compensation = switchover_compensation(dp);
-  return def;
-}
 
 bool retain(Deps& d, const runtime::ClusterKey& c) {
   auto cluster = d.api.get_cluster(c.ns, c.name);

@@ -12,6 +12,8 @@
 //                  is restarted in place; the primary by one switchover (its clean
 //                  shutdown and start as a replica are its restart), or in place
 //                  (method InPlace, or a cluster without readers) with HA paused.
+//                  (Switchover: switchover_workflow.cc; restarts: restart_workflows.cc;
+//                  rollouts: parameter_workflow.cc)
 //   UpdateParameters: plan, pause-ha, apply, rollback, pause-ha-for-switchover, then the
 //                  Switchover's steps, resume-ha, done. Derived from a change of
 //                  spec.parameters (rollout.h decides): reloaded on every instance when no
